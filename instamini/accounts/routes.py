@@ -1,0 +1,50 @@
+"""HTTP handlers of the accounts module: thin, they parse, call the service and shape the answer."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Request, delete, get, patch, post
+from litestar.datastructures import State
+from litestar.middleware.rate_limit import RateLimitConfig
+
+from .auth import Viewer
+from .schemas import Me, MePatch, RegisterIn, LoginIn, SessionOut
+from .views import account_out, counts_out
+
+
+def build_handlers(registrations_per_minute: int, logins_per_minute: int) -> list:
+    """The handlers, with per-client-address rate limits from the config."""
+    register_limit = RateLimitConfig(rate_limit=("minute", registrations_per_minute), store="register_rate_limit")
+    login_limit = RateLimitConfig(rate_limit=("minute", logins_per_minute), store="login_rate_limit")
+
+    @post("/api/v1/accounts", middleware=[register_limit.middleware], tags=["accounts"], summary="Register")
+    async def register(data: RegisterIn, state: State) -> SessionOut:
+        user, token = await state.accounts.register(data.username, data.password, data.display_name)
+        return SessionOut(account=account_out(user), token=token)
+
+    @post("/api/v1/sessions", middleware=[login_limit.middleware], tags=["accounts"], summary="Log in")
+    async def login(data: LoginIn, state: State) -> SessionOut:
+        user, token = await state.accounts.login(data.username, data.password)
+        return SessionOut(account=account_out(user), token=token)
+
+    @delete("/api/v1/sessions/current", tags=["accounts"], summary="Log out", status_code=204)
+    async def logout(viewer: Viewer, state: State) -> None:
+        await state.accounts.logout(viewer.token)
+
+    @get("/api/v1/me", tags=["accounts"], summary="Your own account")
+    async def read_me(viewer: Viewer, state: State) -> Me:
+        user = await state.accounts.get_user(viewer.id)
+        return Me(**msgspec.structs.asdict(account_out(user)), counts=counts_out(await state.counters.get(viewer.id)))
+
+    @patch("/api/v1/me", tags=["accounts"], summary="Edit your profile")
+    async def edit_me(data: MePatch, viewer: Viewer, state: State, request: Request) -> Me:
+        changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
+        if changes.get("avatar_media_id") is not None:
+            changes["avatar_media_id"] = int(changes["avatar_media_id"])
+        user = await state.accounts.update(viewer.id, changes)
+        if changes.get("private") is False and state.get("graph") is not None:
+            # Going public lets everyone who asked in, as people expect.
+            await state.graph.approve_all_requests(viewer.id)
+        return Me(**msgspec.structs.asdict(account_out(user)), counts=counts_out(await state.counters.get(viewer.id)))
+
+    return [register, login, logout, read_me, edit_me]

@@ -1,0 +1,257 @@
+"""Accounts and sessions: registration, login, tokens, profiles (no HTTP in here).
+
+Where things live: a user, and the reservation of their username, on the shard
+that the username's hash picks (so registering is one transaction on one shard);
+a session on the shard that the token's hash picks. Tokens are 256 random bits
+given to the client once; only their SHA-256 is stored, so a copy of the database
+holds no usable token.
+
+The hot reads (token -> user, username -> id, id -> user) are served from the
+LMDB cache; a miss costs one SQLite query and fills the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import msgspec
+
+from ..config import AccountsConfig
+from ..errors import Conflict, InvalidInput, NotAuthenticated, NotFound, RateLimited
+from ..ids import IdGenerator, shard_of
+from ..stores.cache_base import CacheBackend, CacheTable
+from ..stores.meta import ShardedMeta
+from .passwords import Passwords
+from .ratelimit import FailureLimiter
+
+# Names that the web app's pages use, so that /explore is never a person.
+RESERVED_USERNAMES = frozenset(
+    "about accounts admin api direct edge explore healthz help instamini login logout media me metrics "
+    "notifications p reels schema search settings signup static stories system tags u web ws".split()
+)
+USER_COLUMNS = "id, username, display_name, bio, private, avatar_media_id"
+
+
+class UserRecord(msgspec.Struct, array_like=True):
+    """A user as cached (array_like: compact msgpack, no field names stored)."""
+
+    id: int
+    username: str
+    display_name: str
+    bio: str
+    private: bool
+    avatar_media_id: int | None
+
+
+class SessionRecord(msgspec.Struct, array_like=True):
+    user_id: int
+    expires_at: int
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def check_username(name: str) -> str:
+    """The canonical (lower-case) username, or InvalidInput saying what is wrong."""
+    name = name.lower()
+    if name.startswith(".") or name.endswith("."):
+        raise InvalidInput("username cannot start or end with '.'")
+    if ".." in name:
+        raise InvalidInput("username cannot contain '..'")
+    if name in RESERVED_USERNAMES:
+        raise InvalidInput(f"username '{name}' is reserved")
+    return name
+
+
+def _record(row: sqlite3.Row) -> UserRecord:
+    return UserRecord(
+        id=row["id"],
+        username=row["username"],
+        display_name=row["display_name"],
+        bio=row["bio"],
+        private=bool(row["private"]),
+        avatar_media_id=row["avatar_media_id"],
+    )
+
+
+class AccountsService:
+    def __init__(
+        self,
+        meta: ShardedMeta,
+        cache: CacheBackend,
+        ids: IdGenerator,
+        config: AccountsConfig,
+        emit: Callable[..., None],
+    ) -> None:
+        self.meta, self.ids, self.config, self.emit = meta, ids, config, emit
+        self.users: CacheTable[UserRecord] = CacheTable(cache, "users", UserRecord)
+        self.usernames: CacheTable[int] = CacheTable(cache, "usernames", int)
+        self.sessions: CacheTable[SessionRecord] = CacheTable(cache, "sessions", SessionRecord)
+        self.passwords = Passwords(
+            time_cost=config.argon2_time_cost,
+            memory_kib=config.argon2_memory_kib,
+            parallelism=config.argon2_parallelism,
+            max_concurrent=config.max_concurrent_hashes,
+        )
+        self.login_failures = FailureLimiter(config.login_attempts_per_account, config.login_window_seconds)
+
+    # -- registration and sessions ---------------------------------------------------
+
+    async def register(self, username: str, password: str, display_name: str = "") -> tuple[UserRecord, str]:
+        name = check_username(username)
+        shard = self.meta.shard_for_text(name)
+        user_id = self.ids.next_id(shard)
+        password_hash = await self.passwords.hash(password)
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO usernames (username, user_id) VALUES (?, ?)", (name, user_id))
+            conn.execute(
+                "INSERT INTO users (id, username, display_name, password_hash) VALUES (?, ?, ?, ?)",
+                (user_id, name, display_name, password_hash),
+            )
+
+        try:
+            await self.meta.write(shard, insert)
+        except sqlite3.IntegrityError:
+            raise Conflict(f"username '{name}' is taken") from None
+        user = UserRecord(id=user_id, username=name, display_name=display_name, bio="", private=False, avatar_media_id=None)
+        self.users.put(user_id, user)
+        self.usernames.put(name, user_id)
+        token = await self._new_session(user_id)
+        self.emit("account.registered", user_id=user_id, username=name)
+        return user, token
+
+    async def login(self, username: str, password: str) -> tuple[UserRecord, str]:
+        name = username.lower()
+        wait = self.login_failures.retry_after(name)
+        if wait is not None:
+            raise RateLimited(f"too many failed logins for '{name}'; try again in {wait} s", wait)
+        row = await self.meta.read_one(
+            self.meta.shard_for_text(name), f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = ?", (name,)
+        )
+        if not await self.passwords.verify(row["password_hash"] if row else None, password) or row is None:
+            self.login_failures.record_failure(name)
+            raise NotAuthenticated("wrong username or password")
+        self.login_failures.reset(name)
+        user = _record(row)
+        if self.passwords.needs_rehash(row["password_hash"]):
+            await self._set_password_hash(user.id, await self.passwords.hash(password))
+        return user, await self._new_session(user.id)
+
+    async def _set_password_hash(self, user_id: int, password_hash: str) -> None:
+        await self.meta.write(
+            shard_of(user_id),
+            lambda conn: conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id)),
+        )
+
+    async def _new_session(self, user_id: int) -> str:
+        token = secrets.token_urlsafe(32)
+        digest = token_hash(token)
+        now = int(time.time())
+        expires_at = now + self.config.session_days * 86400
+        await self.meta.write(
+            self._session_shard(digest),
+            lambda conn: conn.execute(
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                (digest, user_id, now, expires_at),
+            ),
+        )
+        self.sessions.put(digest, SessionRecord(user_id, expires_at))
+        self.emit("session.created", user_id=user_id)
+        return token
+
+    def _session_shard(self, digest: bytes) -> int:
+        return int.from_bytes(digest[:8], "big") % self.meta.shard_count
+
+    async def authenticate(self, token: str) -> int:
+        """The user id that a bearer token belongs to, or NotAuthenticated."""
+        digest = token_hash(token)
+        session = self.sessions.get(digest)
+        if session is None:
+            generation = self.sessions.generation()
+            row = await self.meta.read_one(
+                self._session_shard(digest), "SELECT user_id, expires_at FROM sessions WHERE token_hash = ?", (digest,)
+            )
+            if row is None:
+                raise NotAuthenticated("invalid or revoked token")
+            session = SessionRecord(row["user_id"], row["expires_at"])
+            self.sessions.fill(digest, session, generation)
+        if session.expires_at <= time.time():
+            raise NotAuthenticated("session expired; log in again")
+        return session.user_id
+
+    async def logout(self, token: str) -> None:
+        digest = token_hash(token)
+        user_id = await self.authenticate(token)
+        await self.meta.write(
+            self._session_shard(digest), lambda conn: conn.execute("DELETE FROM sessions WHERE token_hash = ?", (digest,))
+        )
+        self.sessions.delete(digest)
+        self.emit("session.revoked", user_id=user_id)
+
+    # -- users -----------------------------------------------------------------------
+
+    async def id_for_username(self, username: str) -> int | None:
+        name = username.lower()
+        user_id = self.usernames.get(name)
+        if user_id is not None:
+            return user_id
+        generation = self.usernames.generation()
+        row = await self.meta.read_one(
+            self.meta.shard_for_text(name), "SELECT user_id FROM usernames WHERE username = ?", (name,)
+        )
+        if row is None:
+            return None
+        self.usernames.fill(name, row["user_id"], generation)
+        return row["user_id"]
+
+    async def get_users(self, user_ids: Iterable[int]) -> dict[int, UserRecord]:
+        """Users by id, from the cache, with one query per shard for the misses."""
+        ids = list(dict.fromkeys(user_ids))
+        found = {i: user for i, user in zip(ids, self.users.get_many(ids)) if user is not None}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            generation = self.users.generation()
+            by_shard: dict[int, list[int]] = {}
+            for user_id in missing:
+                by_shard.setdefault(shard_of(user_id), []).append(user_id)
+            rows = await self.meta.read_by_shard(f"SELECT {USER_COLUMNS} FROM users WHERE id IN ({{ids}})", by_shard)
+            for row in rows:
+                user = _record(row)
+                self.users.fill(user.id, user, generation)
+                found[user.id] = user
+        return found
+
+    async def get_user(self, user_id: int) -> UserRecord | None:
+        return (await self.get_users([user_id])).get(user_id)
+
+    async def by_username(self, username: str) -> UserRecord:
+        user_id = await self.id_for_username(username)
+        user = await self.get_user(user_id) if user_id is not None else None
+        if user is None:
+            raise NotFound(f"no user '{username.lower()}'")
+        return user
+
+    async def update(self, user_id: int, changes: dict[str, Any]) -> UserRecord:
+        """Edit profile fields; `changes` holds only the fields the caller sent."""
+        if changes.get("avatar_media_id") is not None:
+            # Media arrive with the media module; until then no id can name an image of yours.
+            raise InvalidInput("avatar_media_id does not name a ready image of yours")
+        if not changes:
+            return await self.get_user(user_id)
+        columns = ", ".join(f"{column} = ?" for column in changes)
+
+        def apply(conn: sqlite3.Connection) -> sqlite3.Row:
+            conn.execute(f"UPDATE users SET {columns} WHERE id = ?", (*changes.values(), user_id))
+            return conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (user_id,)).fetchone()
+
+        user = _record(await self.meta.write(shard_of(user_id), apply))
+        self.users.put(user_id, user)
+        self.emit("account.updated", user_id=user_id, fields=sorted(changes))
+        return user

@@ -1,0 +1,48 @@
+"""Builds the application: the list of modules, and nothing else.
+
+`create_app(config)` composes the stores, the enabled modules and the
+contributors' plugins into one Litestar app. Each module is a Litestar plugin
+that brings its own routes, dependencies and lifespan; see module.py.
+"""
+
+from __future__ import annotations
+
+import os
+
+import msgspec
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+
+from .accounts.plugin import AccountsModule
+from .config import Config
+from .errors import InstaminiError, error_response
+from .graph.plugin import GraphModule
+from .module import Module
+from .plugin_host import PluginHost
+from .plugins import load_plugins
+from .stores.plugin import StoresPlugin
+from .system.plugin import SystemModule
+
+# In dependency order: a module may use the services of those before it.
+MODULES: list[type[Module]] = [SystemModule, AccountsModule, GraphModule]
+
+
+def create_app(config: Config | None = None) -> Litestar:
+    config = config or Config()
+    modules = [module(config) for module in MODULES if getattr(config.modules, module.name)]
+    return Litestar(
+        plugins=[StoresPlugin(config, modules), *modules, PluginHost(load_plugins(config), config)],
+        state=State({"config": config}),
+        exception_handlers={InstaminiError: error_response},
+        openapi_config=OpenAPIConfig(
+            title="instamini", version="1", path="/schema", render_plugins=[SwaggerRenderPlugin()]
+        ),
+        debug=config.server.debug,
+    )
+
+
+def app_from_environment() -> Litestar:
+    """Granian's factory: the CLI validated the config and passed it in INSTAMINI_CONFIG_JSON."""
+    return create_app(msgspec.json.decode(os.environ["INSTAMINI_CONFIG_JSON"], type=Config))

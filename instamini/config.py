@@ -1,0 +1,141 @@
+"""Settings: `config.toml` decoded into typed msgspec Structs.
+
+The idea: one file lists every setting with its default and a comment, and the
+program refuses to start on a typo or a wrong type instead of silently ignoring
+it (`forbid_unknown_fields`). Cost: nothing at run time; config is read once at
+start and passed down explicitly, never kept in a global.
+
+Where the file comes from, first match wins: `--config PATH`, the environment
+variable INSTAMINI_CONFIG, `./config.toml`, or built-in defaults if none exists.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta, Struct, field
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, unreadable or invalid; the message says where."""
+
+
+Port = Annotated[int, Meta(ge=0, le=65535)]
+Positive = Annotated[int, Meta(ge=1)]
+
+
+class _Section(Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: Port = 8000
+    data_dir: str = "data"
+    # Origins (scheme://host:port) allowed to use cookie sessions and websockets.
+    allowed_origins: list[str] = field(default_factory=list)
+    debug: bool = False
+
+
+class ModulesConfig(_Section):
+    accounts: bool = True
+    graph: bool = True
+    system: bool = True
+
+
+class MetaConfig(_Section):
+    shards: Annotated[int, Meta(ge=1, le=8192)] = 8
+    group_commit: bool = True
+    max_batch: Positive = 256
+    busy_timeout_ms: Positive = 5000
+
+
+class CacheConfig(_Section):
+    map_size_mb: Positive = 256
+    max_map_size_mb: Positive = 4096
+
+
+class BlobsConfig(_Section):
+    gc_grace_seconds: Annotated[int, Meta(ge=0)] = 3600
+
+
+class AccountsConfig(_Section):
+    argon2_time_cost: Positive = 2
+    argon2_memory_kib: Annotated[int, Meta(ge=8)] = 19456
+    argon2_parallelism: Positive = 1
+    max_concurrent_hashes: Positive = 2
+    session_days: Positive = 90
+    login_attempts_per_account: Positive = 10
+    login_window_seconds: Positive = 300
+    logins_per_address_per_minute: Positive = 30
+    registrations_per_address_per_minute: Positive = 10
+
+
+class PluginsConfig(_Section):
+    dirs: list[str] = field(default_factory=lambda: ["plugins"])
+    entry_points: bool = True
+    disabled: list[str] = field(default_factory=list)
+
+
+class Config(_Section):
+    server: ServerConfig = field(default_factory=ServerConfig)
+    modules: ModulesConfig = field(default_factory=ModulesConfig)
+    meta: MetaConfig = field(default_factory=MetaConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    blobs: BlobsConfig = field(default_factory=BlobsConfig)
+    accounts: AccountsConfig = field(default_factory=AccountsConfig)
+    plugins: PluginsConfig = field(default_factory=PluginsConfig)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.server.data_dir)
+
+
+# A module that needs another cannot be on without it.
+MODULE_REQUIRES = {"graph": ("accounts",)}
+
+
+def decode_config(text: bytes | str, source: str = "<string>", base_dir: str = ".") -> Config:
+    """Decode TOML text into a Config, or raise ConfigError naming the key and the source."""
+    try:
+        config = msgspec.toml.decode(text, type=Config)
+    except msgspec.ValidationError as error:
+        raise ConfigError(f"{source}: {error}") from None
+    except msgspec.DecodeError as error:
+        raise ConfigError(f"{source}: not valid TOML: {error}") from None
+    for module, needs in MODULE_REQUIRES.items():
+        for need in needs:
+            if getattr(config.modules, module) and not getattr(config.modules, need):
+                raise ConfigError(f"{source}: modules.{module} needs modules.{need} = true")
+    # Relative paths in the file are relative to the file, not to where we were started.
+    base = Path(base_dir)
+    server = msgspec.structs.replace(config.server, data_dir=str(base / config.server.data_dir))
+    plugins = msgspec.structs.replace(config.plugins, dirs=[str(base / d) for d in config.plugins.dirs])
+    return msgspec.structs.replace(config, server=server, plugins=plugins)
+
+
+def load_config(path: str | os.PathLike | None = None) -> Config:
+    """Read the config file that `path`, INSTAMINI_CONFIG or ./config.toml names."""
+    chosen = path or os.environ.get("INSTAMINI_CONFIG")
+    if chosen is None:
+        default = Path("config.toml")
+        if not default.exists():
+            return Config()
+        chosen = default
+    file = Path(chosen)
+    try:
+        text = file.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"{file}: cannot read config file: {error.strerror}") from None
+    return decode_config(text, source=str(file), base_dir=str(file.resolve().parent))
+
+
+def with_overrides(config: Config, **server_fields) -> Config:
+    """A copy of config with [server] fields replaced (command-line flags win over the file)."""
+    given = {name: value for name, value in server_fields.items() if value is not None}
+    if not given:
+        return config
+    return msgspec.structs.replace(config, server=msgspec.structs.replace(config.server, **given))

@@ -1,0 +1,60 @@
+"""The errors that services raise, and how they become HTTP responses.
+
+Services know nothing of HTTP; they raise one of these, and one exception
+handler turns it into Litestar's error shape `{"status_code": N, "detail": "..."}`.
+
+    InstaminiError            base; 400
+    ├── InvalidInput          400  the request is well-formed JSON but says something impossible
+    ├── NotAuthenticated      401  no token, or a bad, expired or revoked one
+    ├── Forbidden             403  you are who you say, but may not do this
+    ├── NotFound              404  missing, or hidden from you (private or blocked): indistinguishable
+    ├── Conflict              409  the state does not allow it (taken name, already following)
+    └── RateLimited           429  too many attempts; `retry_after` seconds
+"""
+
+from __future__ import annotations
+
+from litestar import Request, Response
+
+
+class InstaminiError(Exception):
+    status_code = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidInput(InstaminiError):
+    status_code = 400
+
+
+class NotAuthenticated(InstaminiError):
+    status_code = 401
+
+
+class Forbidden(InstaminiError):
+    status_code = 403
+
+
+class NotFound(InstaminiError):
+    status_code = 404
+
+
+class Conflict(InstaminiError):
+    status_code = 409
+
+
+class RateLimited(InstaminiError):
+    status_code = 429
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+def error_response(_: Request, error: InstaminiError) -> Response:
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    if isinstance(error, NotAuthenticated):
+        headers = {"WWW-Authenticate": "Bearer"}
+    return Response({"status_code": error.status_code, "detail": error.detail}, status_code=error.status_code, headers=headers)

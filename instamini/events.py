@@ -1,0 +1,28 @@
+"""The catalogue of events that modules fire after a commit.
+
+The idea: modules do not call each other to say "this happened"; they emit an
+event once the write is durable, and whoever cares listens (the feed, the
+notifications, plugins through the `instamini_event` hook). Listeners run after
+the response is on its way, on Litestar's in-process event emitter, so a slow
+listener never slows the request. Work that must not be lost does not rely on an
+event alone: it goes through a durable table (an outbox) in the same transaction.
+
+Every event is named here, with the keys of its payload, so that a plugin author
+can read one file to know what they can react to.
+"""
+
+from __future__ import annotations
+
+EVENTS: dict[str, str] = {
+    "account.registered": "user_id, username: a new account exists",
+    "account.updated": "user_id, fields: the owner edited their profile (field names)",
+    "session.created": "user_id: someone logged in or registered",
+    "session.revoked": "user_id: a token was logged out",
+    "graph.followed": "follower_id, followee_id: a follow edge now exists",
+    "graph.unfollowed": "follower_id, followee_id: a follow edge was removed",
+    "graph.follow_requested": "follower_id, followee_id: a private account got a request",
+    "graph.request_approved": "follower_id, followee_id: a request became a follow",
+    "graph.request_rejected": "follower_id, followee_id: a request was declined or withdrawn",
+    "graph.blocked": "blocker_id, blocked_id: one user blocked another",
+    "graph.unblocked": "blocker_id, blocked_id: a block was lifted",
+}

@@ -1,0 +1,100 @@
+"""HTTP handlers of the graph module: profiles, follows, requests, blocks, lists."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, delete, get, post
+from litestar.datastructures import State
+from litestar.params import Parameter
+
+from ..accounts.auth import Viewer
+from ..accounts.views import account_out, counts_out
+from .schemas import BlockState, FollowState, Profile, RelationshipOut, UserList, UserSummary
+from .service import Page
+
+Limit = Annotated[int, Parameter(ge=1, le=100, description="page size, 1 to 100")]
+Cursor = Annotated[str | None, Parameter(max_length=24, description="next_cursor from the previous page")]
+Username = Annotated[str, Parameter(max_length=64)]
+
+
+def user_list(page: Page) -> UserList:
+    items = [
+        UserSummary(
+            id=str(u.id),
+            username=u.username,
+            display_name=u.display_name,
+            avatar_media_id=None if u.avatar_media_id is None else str(u.avatar_media_id),
+        )
+        for u in page.users
+    ]
+    return UserList(items=items, next_cursor=page.next_cursor)
+
+
+class PeopleController(Controller):
+    path = "/api/v1/users/{username:str}"
+    tags = ["people"]
+
+    @get("/", summary="A profile: counts and the relationship to you")
+    async def profile(self, username: Username, maybe_viewer: Viewer | None, state: State) -> Profile:
+        viewer_id = maybe_viewer.id if maybe_viewer else None
+        user = await state.graph.visible_user(viewer_id, username)
+        relationship = None
+        if viewer_id is not None and viewer_id != user.id:
+            r = await state.graph.relationship(viewer_id, user.id)
+            relationship = RelationshipOut(following=r.following, requested=r.requested, followed_by=r.follower, blocking=r.blocking)
+        counts = counts_out(await state.counters.get(user.id))
+        return Profile(**msgspec.structs.asdict(account_out(user)), counts=counts, relationship=relationship)
+
+    @get("/followers", summary="Who follows them, newest first")
+    async def followers(
+        self, username: Username, maybe_viewer: Viewer | None, state: State, cursor: Cursor = None, limit: Limit = 20
+    ) -> UserList:
+        viewer_id = maybe_viewer.id if maybe_viewer else None
+        return user_list(await state.graph.list_people(viewer_id, username, "follower", cursor, limit))
+
+    @get("/following", summary="Whom they follow, newest first")
+    async def following(
+        self, username: Username, maybe_viewer: Viewer | None, state: State, cursor: Cursor = None, limit: Limit = 20
+    ) -> UserList:
+        viewer_id = maybe_viewer.id if maybe_viewer else None
+        return user_list(await state.graph.list_people(viewer_id, username, "following", cursor, limit))
+
+    @post("/follow", summary="Follow (or ask to, if private)", status_code=200)
+    async def follow(self, username: Username, viewer: Viewer, state: State) -> FollowState:
+        return FollowState(state=await state.graph.follow(viewer.id, username))
+
+    @delete("/follow", summary="Unfollow, or withdraw a request", status_code=200)
+    async def unfollow(self, username: Username, viewer: Viewer, state: State) -> FollowState:
+        await state.graph.unfollow(viewer.id, username)
+        return FollowState(state="none")
+
+    @post("/block", summary="Block: removes follows both ways and hides each from the other", status_code=200)
+    async def block(self, username: Username, viewer: Viewer, state: State) -> BlockState:
+        await state.graph.block(viewer.id, username)
+        return BlockState(blocking=True)
+
+    @delete("/block", summary="Unblock", status_code=200)
+    async def unblock(self, username: Username, viewer: Viewer, state: State) -> BlockState:
+        await state.graph.unblock(viewer.id, username)
+        return BlockState(blocking=False)
+
+
+class FollowRequestsController(Controller):
+    path = "/api/v1/follow-requests"
+    tags = ["people"]
+
+    @get("/", summary="Requests waiting for you, newest first")
+    async def waiting(self, viewer: Viewer, state: State, cursor: Cursor = None, limit: Limit = 20) -> UserList:
+        return user_list(await state.graph.list_edges(viewer.id, "request_from", viewer.id, cursor, limit))
+
+    @post("/{username:str}/approve", status_code=200, summary="Approve a request")
+    async def approve(self, username: Username, viewer: Viewer, state: State) -> FollowState:
+        await state.graph.answer_request(viewer.id, username, approve=True)
+        return FollowState(state="following")
+
+    @post("/{username:str}/reject", status_code=200, summary="Reject a request")
+    async def reject(self, username: Username, viewer: Viewer, state: State) -> FollowState:
+        await state.graph.answer_request(viewer.id, username, approve=False)
+        return FollowState(state="none")

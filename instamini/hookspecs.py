@@ -1,0 +1,59 @@
+"""The hooks that plugins implement: the whole contract for plugin authors.
+
+The idea (pluggy, as in pytest and Datasette): the program declares named hooks
+with their arguments here; a plugin is any module with functions of the same
+names decorated with `@hookimpl`. The program calls every implementation and
+collects the results. A plugin implements only the hooks it needs and may name
+only the arguments it uses.
+
+A plugin is a file in `plugins/` (see `plugins/welcome.py`) or a package that
+declares an entry point in the `instamini` group. Set INSTAMINI_TRACE_HOOKS=1 to
+print every hook call with its arguments and results to stderr.
+
+Cost: one Python call per implementation per hook call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("instamini")
+hookimpl = pluggy.HookimplMarker("instamini")
+
+
+@hookspec
+def instamini_routes(config: Any) -> list[Any]:
+    """Return a list of extra Litestar route handlers, controllers or routers to mount.
+
+    Called once while the app is built. `config` is the decoded `instamini.config.Config`.
+    Paths should live under `/api/v1/plugins/<plugin name>/` or another prefix of your
+    own, so they cannot clash with the API. Handlers may take the same dependencies as
+    the built-in routes (for example `viewer: Viewer` for an authenticated user).
+    """
+
+
+@hookspec
+def instamini_startup(app: Any, config: Any) -> Any:
+    """Called once after the stores are open and before the first request is served.
+
+    `app` is the Litestar application; `app.state` holds the stores and services
+    (`meta`, `cache`, `blobs`, `accounts`, `graph`, ...). May return an awaitable,
+    which is awaited: start background work here, and keep what you need on `app.state`.
+    """
+
+
+@hookspec
+def instamini_shutdown(app: Any) -> Any:
+    """Called once when the server stops, before the stores close. May return an awaitable."""
+
+
+@hookspec
+def instamini_event(name: str, payload: dict[str, Any], app: Any) -> Any:
+    """Called after commit for every event in `instamini.events.EVENTS`.
+
+    `name` is the event name (for example `graph.followed`), `payload` its keyword
+    arguments (ids are ints) and `app` the running Litestar application. Runs after the response, outside the request; may return
+    an awaitable, which is awaited. An exception is logged and does not reach the user.
+    """

@@ -1,0 +1,76 @@
+"""Exact counters (followers, following, posts, likes ...) kept beside the rows they count.
+
+The idea: counting rows on every read (`SELECT count(*)`) costs time proportional to
+the count; instead each write that adds or removes a counted row also bumps a
+counter in the same transaction, so the counter is exact and reading it is O(1).
+Counters live on the shard of the object they belong to, in one table
+(`counters(object_id, name, value)`), and are cached in LMDB per object as a
+small map, invalidated when a write bumps them.
+
+Cost: one extra UPDATE per counted write; one cache entry per object.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+from ..ids import shard_of
+from .cache_base import CacheBackend, CacheTable
+from .meta import ShardedMeta
+
+MIGRATIONS = [
+    """
+    CREATE TABLE counters (
+        object_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        value INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (object_id, name)
+    ) WITHOUT ROWID;
+    """,
+]
+CACHE_TABLE = "counters"
+
+
+def bump(conn: sqlite3.Connection, object_id: int, name: str, delta: int) -> None:
+    """Add delta to a counter; call inside the write job that changed what it counts."""
+    conn.execute(
+        "INSERT INTO counters (object_id, name, value) VALUES (?, ?, ?) "
+        "ON CONFLICT (object_id, name) DO UPDATE SET value = value + excluded.value",
+        (object_id, name, delta),
+    )
+
+
+class Counters:
+    """Cached reads of counters; writers call `invalidate` after their commit."""
+
+    def __init__(self, meta: ShardedMeta, cache: CacheBackend) -> None:
+        self.meta = meta
+        self.table: CacheTable[dict[str, int]] = CacheTable(cache, CACHE_TABLE, dict[str, int])
+
+    async def get_many(self, object_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+        ids = list(dict.fromkeys(object_ids))
+        found = {i: v for i, v in zip(ids, self.table.get_many(ids)) if v is not None}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            generation = self.table.generation()
+            by_shard: dict[int, list[int]] = {}
+            for object_id in missing:
+                by_shard.setdefault(shard_of(object_id), []).append(object_id)
+            rows = await self.meta.read_by_shard(
+                "SELECT object_id, name, value FROM counters WHERE object_id IN ({ids})", by_shard
+            )
+            loaded: dict[int, dict[str, int]] = {i: {} for i in missing}
+            for row in rows:
+                loaded[row["object_id"]][row["name"]] = row["value"]
+            for object_id, values in loaded.items():
+                self.table.fill(object_id, values, generation)
+            found.update(loaded)
+        return found
+
+    async def get(self, object_id: int) -> dict[str, int]:
+        return (await self.get_many([object_id]))[object_id]
+
+    def invalidate(self, *object_ids: int) -> None:
+        for object_id in object_ids:
+            self.table.delete(object_id)

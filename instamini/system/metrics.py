@@ -1,0 +1,27 @@
+"""Store figures for Prometheus, read at scrape time from the live objects."""
+
+from __future__ import annotations
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+
+class StoresCollector:
+    def __init__(self, state) -> None:
+        self.state = state
+
+    def collect(self):
+        meta, cache = self.state.get("meta"), self.state.get("cache")
+        if meta is not None:
+            stats = meta.stats()
+            yield GaugeMetricFamily("instamini_meta_shards", "Logical shards in this data directory", stats["shards"])
+            yield CounterMetricFamily("instamini_meta_commits", "SQLite transactions committed", stats["commits"])
+            yield CounterMetricFamily("instamini_meta_write_jobs", "Write jobs committed", stats["write_jobs"])
+        if cache is not None:
+            hits = CounterMetricFamily("instamini_cache_hits", "Cache hits", labels=["table"])
+            misses = CounterMetricFamily("instamini_cache_misses", "Cache misses", labels=["table"])
+            for table in cache.tables:
+                hits.add_metric([table], cache.hits[table])
+                misses.add_metric([table], cache.misses[table])
+            yield hits
+            yield misses
+            yield GaugeMetricFamily("instamini_cache_hit_ratio", "Hits over lookups since start", cache.hit_ratio())
