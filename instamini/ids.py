@@ -2,7 +2,8 @@
 
 The idea (Twitter's Snowflake, Instagram's sharded ids): an id packs
 
-    41 bits  milliseconds since EPOCH_MS   (about 69 years of room)
+    41 bits  milliseconds since EPOCH_MS   (the top bit stays 0 until 2059, so ids
+                                            fit SQLite's signed 64-bit INTEGER)
     13 bits  logical shard                 (up to 8192 shards)
     10 bits  sequence within one millisecond (1024 ids per ms per generator)
 

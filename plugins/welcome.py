@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from litestar import get
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 
 from instamini.accounts.auth import Viewer
 from instamini.hookspecs import hookimpl
 
 
 @get("/api/v1/plugins/welcome", tags=["plugins"], summary="A greeting from the example plugin")
-async def welcome(viewer: Viewer, state: State) -> dict[str, object]:
+async def welcome(viewer: NamedDependency[Viewer], state: State) -> dict[str, object]:
     user = await state.accounts.get_user(viewer.id)
     return {"message": f"Welcome, {user.display_name or user.username}!", "joined_since_start": state.welcome_joined}
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import msgspec
-from litestar import Request, delete, get, patch, post
+from litestar import delete, get, patch, post
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.params import JSONBody
 
 from .auth import Viewer
 from .schemas import Me, MePatch, RegisterIn, LoginIn, SessionOut
@@ -18,26 +20,26 @@ def build_handlers(registrations_per_minute: int, logins_per_minute: int) -> lis
     login_limit = RateLimitConfig(rate_limit=("minute", logins_per_minute), store="login_rate_limit")
 
     @post("/api/v1/accounts", middleware=[register_limit.middleware], tags=["accounts"], summary="Register")
-    async def register(data: RegisterIn, state: State) -> SessionOut:
+    async def register(data: JSONBody[RegisterIn], state: State) -> SessionOut:
         user, token = await state.accounts.register(data.username, data.password, data.display_name)
         return SessionOut(account=account_out(user), token=token)
 
     @post("/api/v1/sessions", middleware=[login_limit.middleware], tags=["accounts"], summary="Log in")
-    async def login(data: LoginIn, state: State) -> SessionOut:
+    async def login(data: JSONBody[LoginIn], state: State) -> SessionOut:
         user, token = await state.accounts.login(data.username, data.password)
         return SessionOut(account=account_out(user), token=token)
 
     @delete("/api/v1/sessions/current", tags=["accounts"], summary="Log out", status_code=204)
-    async def logout(viewer: Viewer, state: State) -> None:
+    async def logout(viewer: NamedDependency[Viewer], state: State) -> None:
         await state.accounts.logout(viewer.token)
 
     @get("/api/v1/me", tags=["accounts"], summary="Your own account")
-    async def read_me(viewer: Viewer, state: State) -> Me:
+    async def read_me(viewer: NamedDependency[Viewer], state: State) -> Me:
         user = await state.accounts.get_user(viewer.id)
         return Me(**msgspec.structs.asdict(account_out(user)), counts=counts_out(await state.counters.get(viewer.id)))
 
     @patch("/api/v1/me", tags=["accounts"], summary="Edit your profile")
-    async def edit_me(data: MePatch, viewer: Viewer, state: State, request: Request) -> Me:
+    async def edit_me(data: JSONBody[MePatch], viewer: NamedDependency[Viewer], state: State) -> Me:
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
         if changes.get("avatar_media_id") is not None:
             changes["avatar_media_id"] = int(changes["avatar_media_id"])

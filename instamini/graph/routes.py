@@ -7,6 +7,7 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, delete, get, post
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.params import Parameter
 
 from ..accounts.auth import Viewer
@@ -37,7 +38,7 @@ class PeopleController(Controller):
     tags = ["people"]
 
     @get("/", summary="A profile: counts and the relationship to you")
-    async def profile(self, username: Username, maybe_viewer: Viewer | None, state: State) -> Profile:
+    async def profile(self, username: Username, maybe_viewer: NamedDependency[Viewer | None], state: State) -> Profile:
         viewer_id = maybe_viewer.id if maybe_viewer else None
         user = await state.graph.visible_user(viewer_id, username)
         relationship = None
@@ -49,34 +50,34 @@ class PeopleController(Controller):
 
     @get("/followers", summary="Who follows them, newest first")
     async def followers(
-        self, username: Username, maybe_viewer: Viewer | None, state: State, cursor: Cursor = None, limit: Limit = 20
+        self, username: Username, maybe_viewer: NamedDependency[Viewer | None], state: State, cursor: Cursor = None, limit: Limit = 20
     ) -> UserList:
         viewer_id = maybe_viewer.id if maybe_viewer else None
         return user_list(await state.graph.list_people(viewer_id, username, "follower", cursor, limit))
 
     @get("/following", summary="Whom they follow, newest first")
     async def following(
-        self, username: Username, maybe_viewer: Viewer | None, state: State, cursor: Cursor = None, limit: Limit = 20
+        self, username: Username, maybe_viewer: NamedDependency[Viewer | None], state: State, cursor: Cursor = None, limit: Limit = 20
     ) -> UserList:
         viewer_id = maybe_viewer.id if maybe_viewer else None
         return user_list(await state.graph.list_people(viewer_id, username, "following", cursor, limit))
 
     @post("/follow", summary="Follow (or ask to, if private)", status_code=200)
-    async def follow(self, username: Username, viewer: Viewer, state: State) -> FollowState:
+    async def follow(self, username: Username, viewer: NamedDependency[Viewer], state: State) -> FollowState:
         return FollowState(state=await state.graph.follow(viewer.id, username))
 
     @delete("/follow", summary="Unfollow, or withdraw a request", status_code=200)
-    async def unfollow(self, username: Username, viewer: Viewer, state: State) -> FollowState:
+    async def unfollow(self, username: Username, viewer: NamedDependency[Viewer], state: State) -> FollowState:
         await state.graph.unfollow(viewer.id, username)
         return FollowState(state="none")
 
     @post("/block", summary="Block: removes follows both ways and hides each from the other", status_code=200)
-    async def block(self, username: Username, viewer: Viewer, state: State) -> BlockState:
+    async def block(self, username: Username, viewer: NamedDependency[Viewer], state: State) -> BlockState:
         await state.graph.block(viewer.id, username)
         return BlockState(blocking=True)
 
     @delete("/block", summary="Unblock", status_code=200)
-    async def unblock(self, username: Username, viewer: Viewer, state: State) -> BlockState:
+    async def unblock(self, username: Username, viewer: NamedDependency[Viewer], state: State) -> BlockState:
         await state.graph.unblock(viewer.id, username)
         return BlockState(blocking=False)
 
@@ -86,15 +87,15 @@ class FollowRequestsController(Controller):
     tags = ["people"]
 
     @get("/", summary="Requests waiting for you, newest first")
-    async def waiting(self, viewer: Viewer, state: State, cursor: Cursor = None, limit: Limit = 20) -> UserList:
+    async def waiting(self, viewer: NamedDependency[Viewer], state: State, cursor: Cursor = None, limit: Limit = 20) -> UserList:
         return user_list(await state.graph.list_edges(viewer.id, "request_from", viewer.id, cursor, limit))
 
     @post("/{username:str}/approve", status_code=200, summary="Approve a request")
-    async def approve(self, username: Username, viewer: Viewer, state: State) -> FollowState:
+    async def approve(self, username: Username, viewer: NamedDependency[Viewer], state: State) -> FollowState:
         await state.graph.answer_request(viewer.id, username, approve=True)
         return FollowState(state="following")
 
     @post("/{username:str}/reject", status_code=200, summary="Reject a request")
-    async def reject(self, username: Username, viewer: Viewer, state: State) -> FollowState:
+    async def reject(self, username: Username, viewer: NamedDependency[Viewer], state: State) -> FollowState:
         await state.graph.answer_request(viewer.id, username, approve=False)
         return FollowState(state="none")

@@ -165,12 +165,16 @@ class FileBlobStore(BlobStore):
         await to_thread.run_sync(self._clear_tmp)
         # isolation_level=None: autocommit, every statement is its own transaction.
         db = await aiosqlite.connect(self.root / "refs.sqlite", isolation_level=None)
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=FULL")  # counts survive a power cut
-        await db.execute(
-            "CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, size INTEGER,"
-            " refs INTEGER NOT NULL DEFAULT 0, created_at REAL)"
-        )
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=FULL")  # counts survive a power cut
+            await db.execute(
+                "CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, size INTEGER,"
+                " refs INTEGER NOT NULL DEFAULT 0, created_at REAL)"
+            )
+        except BaseException:
+            await db.close()  # its worker thread would otherwise keep the process alive
+            raise
         self._db = db
 
     def _clear_tmp(self) -> None:

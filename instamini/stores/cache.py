@@ -51,6 +51,7 @@ class LmdbCache(CacheBackend):
         self._pending: dict[tuple[str, bytes], bytes | None] = {}
         self._flush_scheduled = False
         self.wiped_on_open = False
+        self._max_key_size = 511
         self.evictions = 0
 
     # -- lifecycle -------------------------------------------------------------
@@ -73,6 +74,7 @@ class LmdbCache(CacheBackend):
             readahead=False,  # random access: do not read pages we do not need
         )
         self._map_size = self._env.info()["map_size"]
+        self._max_key_size = self._env.max_key_size()
         self._dbs = {name: self._env.open_db(name.encode()) for name in self.tables}
 
     def close(self) -> None:
@@ -111,6 +113,8 @@ class LmdbCache(CacheBackend):
     # -- writes: batched -------------------------------------------------------------------
 
     def _store(self, table: str, key: bytes, value: bytes | None) -> None:
+        if len(key) > self._max_key_size:
+            raise ValueError(f"cache key of {len(key)} bytes is longer than LMDB's {self._max_key_size}")
         self._pending[(table, key)] = value
         if self._flush_scheduled:
             return
@@ -134,7 +138,11 @@ class LmdbCache(CacheBackend):
                 return
             except lmdb.MapFullError:
                 self._make_room()
-        log.error("cache batch of %d entries does not fit even in an empty map; dropped", len(batch))
+            except lmdb.Error:
+                log.exception("cache write failed; dropping the batch's keys")
+                break
+        else:
+            log.error("cache batch of %d entries does not fit even in an empty map; dropped", len(batch))
         self._drop_keys(batch)
 
     def _write(self, batch: dict[tuple[str, bytes], bytes | None]) -> None:
@@ -161,7 +169,15 @@ class LmdbCache(CacheBackend):
         log.warning("cache map full at %d MiB; emptied table %r", self._map_size >> 20, largest)
 
     def _drop_keys(self, batch: dict[tuple[str, bytes], bytes | None]) -> None:
-        # A write that cannot be stored must still not leave an old value readable.
-        with self._env.begin(write=True) as txn:
-            for table, key in batch:
-                txn.delete(key, db=self._dbs[table])
+        # A write that cannot be stored must still not leave an old value readable;
+        # if even that fails, the only safe cache is an empty one.
+        try:
+            with self._env.begin(write=True) as txn:
+                for table, key in batch:
+                    txn.delete(key, db=self._dbs[table])
+        except lmdb.Error:
+            log.exception("cache could not drop keys; emptying every table")
+            with self._env.begin(write=True) as txn:
+                for table in self.tables:
+                    txn.drop(self._dbs[table], delete=False)
+                    self.bump(table)

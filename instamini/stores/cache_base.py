@@ -115,7 +115,15 @@ def encode_key(key: int | str | tuple) -> bytes:
         return key.encode()
     if isinstance(key, bytes):
         return key
-    return b"".join(encode_key(part) for part in key)
+    # In a tuple, strings carry their length so ("ab", "c") and ("a", "bc") differ.
+    parts = []
+    for part in key:
+        if isinstance(part, str):
+            encoded = part.encode()
+            parts.append(len(encoded).to_bytes(2, "big") + encoded)
+        else:
+            parts.append(encode_key(part))
+    return b"".join(parts)
 
 
 class CacheTable(Generic[T]):

@@ -110,6 +110,7 @@ class ShardWriter:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-writer")
         self._queue: asyncio.Queue[tuple[WriteJob, asyncio.Future] | None] = asyncio.Queue()
         self._task: asyncio.Task | None = None
+        self._closing = False
         self.commits = 0  # transactions committed (fsyncs), for metrics and the benchmark
         self.jobs = 0
 
@@ -117,6 +118,8 @@ class ShardWriter:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="shard-writer")
 
     async def submit(self, job: WriteJob) -> Any:
+        if self._closing:
+            raise RuntimeError("the shard is closed; the write was not made")
         future = asyncio.get_running_loop().create_future()
         await self._queue.put((job, future))
         return await future
@@ -171,6 +174,7 @@ class ShardWriter:
         return outcomes
 
     async def close(self) -> None:
+        self._closing = True
         if self._task is not None:
             # A stop marker behind the queued writes: they finish first, they may be promised.
             await self._queue.put(None)

@@ -184,7 +184,9 @@ def test_encode_key_orders_ints_numerically() -> None:
     assert encoded == sorted(encoded)
     assert all(len(e) == 8 for e in encoded)
     assert encode_key("abc") == b"abc"
-    assert encode_key((1, "a")) == (1).to_bytes(8, "big") + b"a"
+    assert encode_key((1, "a")) == (1).to_bytes(8, "big") + b"\x00\x01a"
+    # Strings inside tuples carry their length, so different splits never collide.
+    assert encode_key(("ab", "c")) != encode_key(("a", "bc"))
 
 
 # -- LMDB only -----------------------------------------------------------------------------------
