@@ -12,17 +12,16 @@ Its test is tests/plugins/test_welcome.py.
 
 from __future__ import annotations
 
-from litestar import get
+from litestar import Request, get
 from litestar.datastructures import State
-from litestar.di import NamedDependency
 
-from instamini.accounts.auth import Viewer
+from instamini.accounts.auth import Viewer, logged_in
 from instamini.hookspecs import hookimpl
 
 
-@get("/api/v1/plugins/welcome", tags=["plugins"], summary="A greeting from the example plugin")
-async def welcome(viewer: NamedDependency[Viewer], state: State) -> dict[str, object]:
-    user = await state.accounts.get_user(viewer.id)
+@get("/api/v1/plugins/welcome", tags=["plugins"], summary="A greeting from the example plugin", guards=[logged_in])
+async def welcome(request: Request[Viewer, str, State], state: State) -> dict[str, object]:
+    user = await state.accounts.get_user(request.user.id)
     return {"message": f"Welcome, {user.display_name or user.username}!", "joined_since_start": state.welcome_joined}
 
 

@@ -11,10 +11,9 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.config.app import AppConfig
-from litestar.di import Provide
 
 from ..module import Module
-from .auth import provide_maybe_viewer, provide_viewer
+from .auth import authentication_middleware
 from .migrations import MIGRATIONS
 from .routes import build_handlers
 from .service import AccountsService
@@ -30,8 +29,7 @@ class AccountsModule(Module):
         app_config.route_handlers.extend(
             build_handlers(limits.registrations_per_address_per_minute, limits.logins_per_address_per_minute)
         )
-        app_config.dependencies["viewer"] = Provide(provide_viewer)
-        app_config.dependencies["maybe_viewer"] = Provide(provide_maybe_viewer)
+        app_config.middleware.append(authentication_middleware())
         app_config.lifespan.append(self.lifespan)
         return app_config
 

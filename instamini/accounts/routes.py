@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import msgspec
-from litestar import delete, get, patch, post
+from litestar import Request, delete, get, patch, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import JSONBody
 
-from .auth import Viewer
+from .auth import Viewer, logged_in
 from .schemas import Me, MePatch, RegisterIn, LoginIn, SessionOut
 from .views import account_out, counts_out
 
@@ -29,17 +28,19 @@ def build_handlers(registrations_per_minute: int, logins_per_minute: int) -> lis
         user, token = await state.accounts.login(data.username, data.password)
         return SessionOut(account=account_out(user), token=token)
 
-    @delete("/api/v1/sessions/current", tags=["accounts"], summary="Log out", status_code=204)
-    async def logout(viewer: NamedDependency[Viewer], state: State) -> None:
-        await state.accounts.logout(viewer.token)
+    @delete("/api/v1/sessions/current", tags=["accounts"], summary="Log out", status_code=204, guards=[logged_in])
+    async def logout(request: Request[Viewer, str, State], state: State) -> None:
+        await state.accounts.logout(request.user.token)
 
-    @get("/api/v1/me", tags=["accounts"], summary="Your own account")
-    async def read_me(viewer: NamedDependency[Viewer], state: State) -> Me:
+    @get("/api/v1/me", tags=["accounts"], summary="Your own account", guards=[logged_in])
+    async def read_me(request: Request[Viewer, str, State], state: State) -> Me:
+        viewer = request.user
         user = await state.accounts.get_user(viewer.id)
         return Me(**msgspec.structs.asdict(account_out(user)), counts=counts_out(await state.counters.get(viewer.id)))
 
-    @patch("/api/v1/me", tags=["accounts"], summary="Edit your profile")
-    async def edit_me(data: JSONBody[MePatch], viewer: NamedDependency[Viewer], state: State) -> Me:
+    @patch("/api/v1/me", tags=["accounts"], summary="Edit your profile", guards=[logged_in])
+    async def edit_me(data: JSONBody[MePatch], request: Request[Viewer, str, State], state: State) -> Me:
+        viewer = request.user
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
         if changes.get("avatar_media_id") is not None:
             changes["avatar_media_id"] = int(changes["avatar_media_id"])

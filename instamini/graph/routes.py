@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import msgspec
-from litestar import Controller, delete, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency
 from litestar.params import Parameter
 
-from ..accounts.auth import Viewer
-from ..accounts.views import account_out, counts_out
+from ..accounts.auth import Viewer, logged_in
+from ..accounts.views import counts_out
+from ..ids import created_at_iso
 from .schemas import BlockState, FollowState, Profile, RelationshipOut, UserList, UserSummary
 from .service import Page
 
@@ -38,46 +37,57 @@ class PeopleController(Controller):
     tags = ["people"]
 
     @get("/", summary="A profile: counts and the relationship to you")
-    async def profile(self, username: Username, maybe_viewer: NamedDependency[Viewer | None], state: State) -> Profile:
-        viewer_id = maybe_viewer.id if maybe_viewer else None
-        user = await state.graph.visible_user(viewer_id, username)
+    async def profile(self, username: Username, request: Request[Viewer | None, str, State], state: State) -> Profile:
+        user, counters, r = await state.graph.profile(request.user.id if request.user else None, username)
         relationship = None
-        if viewer_id is not None and viewer_id != user.id:
-            r = await state.graph.relationship(viewer_id, user.id)
+        if r is not None:
             relationship = RelationshipOut(following=r.following, requested=r.requested, followed_by=r.follower, blocking=r.blocking)
-        counts = counts_out(await state.counters.get(user.id))
-        return Profile(**msgspec.structs.asdict(account_out(user)), counts=counts, relationship=relationship)
+        return Profile(
+            id=str(user.id),
+            username=user.username,
+            display_name=user.display_name,
+            bio=user.bio,
+            private=user.private,
+            avatar_media_id=None if user.avatar_media_id is None else str(user.avatar_media_id),
+            created_at=created_at_iso(user.id),
+            counts=counts_out(counters),
+            relationship=relationship,
+        )
 
     @get("/followers", summary="Who follows them, newest first")
     async def followers(
-        self, username: Username, maybe_viewer: NamedDependency[Viewer | None], state: State, cursor: Cursor = None, limit: Limit = 20
+        self, username: Username, request: Request[Viewer | None, str, State], state: State, cursor: Cursor = None, limit: Limit = 20
     ) -> UserList:
-        viewer_id = maybe_viewer.id if maybe_viewer else None
+        viewer_id = request.user.id if request.user else None
         return user_list(await state.graph.list_people(viewer_id, username, "follower", cursor, limit))
 
     @get("/following", summary="Whom they follow, newest first")
     async def following(
-        self, username: Username, maybe_viewer: NamedDependency[Viewer | None], state: State, cursor: Cursor = None, limit: Limit = 20
+        self, username: Username, request: Request[Viewer | None, str, State], state: State, cursor: Cursor = None, limit: Limit = 20
     ) -> UserList:
-        viewer_id = maybe_viewer.id if maybe_viewer else None
+        viewer_id = request.user.id if request.user else None
         return user_list(await state.graph.list_people(viewer_id, username, "following", cursor, limit))
 
-    @post("/follow", summary="Follow (or ask to, if private)", status_code=200)
-    async def follow(self, username: Username, viewer: NamedDependency[Viewer], state: State) -> FollowState:
+    @post("/follow", summary="Follow (or ask to, if private)", status_code=200, guards=[logged_in])
+    async def follow(self, username: Username, request: Request[Viewer, str, State], state: State) -> FollowState:
+        viewer = request.user
         return FollowState(state=await state.graph.follow(viewer.id, username))
 
-    @delete("/follow", summary="Unfollow, or withdraw a request", status_code=200)
-    async def unfollow(self, username: Username, viewer: NamedDependency[Viewer], state: State) -> FollowState:
+    @delete("/follow", summary="Unfollow, or withdraw a request", status_code=200, guards=[logged_in])
+    async def unfollow(self, username: Username, request: Request[Viewer, str, State], state: State) -> FollowState:
+        viewer = request.user
         await state.graph.unfollow(viewer.id, username)
         return FollowState(state="none")
 
-    @post("/block", summary="Block: removes follows both ways and hides each from the other", status_code=200)
-    async def block(self, username: Username, viewer: NamedDependency[Viewer], state: State) -> BlockState:
+    @post("/block", summary="Block: removes follows both ways and hides each from the other", status_code=200, guards=[logged_in])
+    async def block(self, username: Username, request: Request[Viewer, str, State], state: State) -> BlockState:
+        viewer = request.user
         await state.graph.block(viewer.id, username)
         return BlockState(blocking=True)
 
-    @delete("/block", summary="Unblock", status_code=200)
-    async def unblock(self, username: Username, viewer: NamedDependency[Viewer], state: State) -> BlockState:
+    @delete("/block", summary="Unblock", status_code=200, guards=[logged_in])
+    async def unblock(self, username: Username, request: Request[Viewer, str, State], state: State) -> BlockState:
+        viewer = request.user
         await state.graph.unblock(viewer.id, username)
         return BlockState(blocking=False)
 
@@ -85,17 +95,21 @@ class PeopleController(Controller):
 class FollowRequestsController(Controller):
     path = "/api/v1/follow-requests"
     tags = ["people"]
+    guards = [logged_in]
 
     @get("/", summary="Requests waiting for you, newest first")
-    async def waiting(self, viewer: NamedDependency[Viewer], state: State, cursor: Cursor = None, limit: Limit = 20) -> UserList:
+    async def waiting(self, request: Request[Viewer, str, State], state: State, cursor: Cursor = None, limit: Limit = 20) -> UserList:
+        viewer = request.user
         return user_list(await state.graph.list_edges(viewer.id, "request_from", viewer.id, cursor, limit))
 
     @post("/{username:str}/approve", status_code=200, summary="Approve a request")
-    async def approve(self, username: Username, viewer: NamedDependency[Viewer], state: State) -> FollowState:
+    async def approve(self, username: Username, request: Request[Viewer, str, State], state: State) -> FollowState:
+        viewer = request.user
         await state.graph.answer_request(viewer.id, username, approve=True)
         return FollowState(state="following")
 
     @post("/{username:str}/reject", status_code=200, summary="Reject a request")
-    async def reject(self, username: Username, viewer: NamedDependency[Viewer], state: State) -> FollowState:
+    async def reject(self, username: Username, request: Request[Viewer, str, State], state: State) -> FollowState:
+        viewer = request.user
         await state.graph.answer_request(viewer.id, username, approve=False)
         return FollowState(state="none")

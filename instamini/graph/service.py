@@ -63,6 +63,7 @@ class GraphService:
         emit: Callable[..., None],
     ) -> None:
         self.meta, self.ids, self.accounts, self.counters, self.emit = meta, ids, accounts, counters, emit
+        self.cache = cache
         self.relationships: CacheTable[Relationship] = CacheTable(cache, "relationships", Relationship)
         self._pair_locks: weakref.WeakValueDictionary[tuple[int, int], asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -79,6 +80,31 @@ class GraphService:
         relationship = Relationship(**{row["kind"]: True for row in rows})
         self.relationships.fill((viewer_id, other_id), relationship, generation)
         return relationship
+
+    async def profile(self, viewer_id: int | None, username: str) -> tuple[UserRecord, dict[str, int], Relationship | None]:
+        """A user, their counters and their relationship to the viewer: the profile page.
+
+        Hot path: when everything is cached it costs two LMDB read transactions (name
+        to id, then user, counters and relationship together) and no SQLite call.
+        """
+        user_id = self.accounts.usernames.get(username.lower())
+        if user_id is not None:
+            lookups = [self.accounts.users.lookup(user_id), self.counters.table.lookup(user_id)]
+            if viewer_id is not None and viewer_id != user_id:
+                lookups.append(self.relationships.lookup((viewer_id, user_id)))
+            raws = self.cache.get_multi(lookups)
+            if None not in raws:
+                user, counts = self.accounts.users.decode(raws[0]), self.counters.table.decode(raws[1])
+                relationship = self.relationships.decode(raws[2]) if len(raws) == 3 else None
+                if relationship is not None and relationship.hidden:
+                    raise NotFound(f"no user '{username.lower()}'")
+                return user, counts, relationship
+        # A miss somewhere: the general path fills what is missing.
+        user = await self.visible_user(viewer_id, username)
+        relationship = None
+        if viewer_id is not None and viewer_id != user.id:
+            relationship = await self.relationship(viewer_id, user.id)
+        return user, await self.counters.get(user.id), relationship
 
     async def visible_user(self, viewer_id: int | None, username: str) -> UserRecord:
         """The user, unless missing or blocked either way (then NotFound, the same answer)."""

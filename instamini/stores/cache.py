@@ -105,6 +105,15 @@ class LmdbCache(CacheBackend):
                 values.append(self._count(table, value))
         return values
 
+    def get_multi(self, lookups: Iterable[tuple[str, bytes]]) -> list[bytes | None]:
+        values: list[bytes | None] = []
+        with self._env.begin() as txn:  # one read transaction across tables
+            for table, key in lookups:
+                pending = self._pending.get((table, key), Missing)
+                value = txn.get(key, db=self._dbs[table]) if pending is Missing else pending
+                values.append(self._count(table, value))
+        return values
+
     def entries(self, table: str) -> int:
         self.flush()
         with self._env.begin() as txn:

@@ -43,6 +43,10 @@ class CacheBackend(abc.ABC):
     def get_many(self, table: str, keys: Iterable[bytes]) -> list[bytes | None]:
         return [self.get(table, key) for key in keys]
 
+    def get_multi(self, lookups: Iterable[tuple[str, bytes]]) -> list[bytes | None]:
+        """Values from several tables at once; LMDB answers them in one read transaction."""
+        return [self.get(table, key) for table, key in lookups]
+
     @abc.abstractmethod
     def entries(self, table: str) -> int:
         """How many keys the table holds."""
@@ -137,6 +141,13 @@ class CacheTable(Generic[T]):
 
     def get(self, key) -> T | None:
         raw = self.cache.get(self.name, encode_key(key))
+        return None if raw is None else self._decode(raw)
+
+    def lookup(self, key) -> tuple[str, bytes]:
+        """This table's part of a `cache.get_multi` call; decode the answer with `decode`."""
+        return self.name, encode_key(key)
+
+    def decode(self, raw: bytes | None) -> T | None:
         return None if raw is None else self._decode(raw)
 
     def get_many(self, keys: Iterable) -> list[T | None]:

@@ -18,10 +18,6 @@ from instamini.stores.blobs import (
 )
 from instamini.stores.blobs_memory import MemoryBlobStore
 
-# conftest.py marks coroutine tests after collection, and anyio then rebuilds those items,
-# dropping parametrized fixtures (the two backends). Marking the module here avoids that.
-pytestmark = pytest.mark.anyio
-
 HOUR = 3600.0
 UNKNOWN = "0" * 64  # well-formed, but nothing is stored under it
 EMPTY = {"count": 0, "total_bytes": 0}

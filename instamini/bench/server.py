@@ -1,0 +1,90 @@
+"""Start a real instamini server as a subprocess on a loopback port, for benchmarks and tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import urllib.error
+import urllib.request
+
+import msgspec
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_json(method: str, url: str, body: object = None, headers: dict[str, str] | None = None) -> tuple[int, object]:
+    """One request with the standard library (the bench needs no HTTP client package)."""
+    data = None if body is None else msgspec.json.encode(body)
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            return response.status, msgspec.json.decode(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        return error.code, msgspec.json.decode(error.read() or b"null")
+
+
+class ServerProcess:
+    """`with ServerProcess(config_file, data_dir) as server:` ... `server.url`."""
+
+    def __init__(
+        self, config_file: Path | None, data_dir: Path, *, cpu: int | None = None, port: int | None = None,
+        reload: bool = False,
+    ):
+        self.config_file, self.data_dir, self.cpu, self.reload = config_file, data_dir, cpu, reload
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+        self.log_path = data_dir.parent / f"server-{self.port}.log"
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+
+    def start(self, timeout: float = 30.0) -> None:
+        command = [sys.executable, "-m", "instamini", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)]
+        if self.config_file is not None:
+            command += ["--config", str(self.config_file)]
+        if self.reload:
+            command.append("--reload")
+        pin = (lambda: os.sched_setaffinity(0, {self.cpu})) if self.cpu is not None else None
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=pin)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}: {self.log_path.read_text()}")
+            try:
+                if http_json("GET", self.url + "/healthz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)  # polling a starting process, not waiting for our own work
+        self.stop()
+        raise RuntimeError(f"server did not answer within {timeout} s: {self.log_path.read_text()}")
+
+    def stop(self, sig: int | None = None, timeout: float = 20.0) -> int:
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(sig or 2)  # SIGINT, as Ctrl-C
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+    def __enter__(self) -> ServerProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
