@@ -10,7 +10,7 @@ from litestar.params import JSONBody
 
 from .auth import Viewer, logged_in
 from .schemas import Me, MePatch, RegisterIn, LoginIn, SessionOut
-from .views import account_out, counts_out
+from .views import account_fields, account_out, counts_out
 
 
 def build_handlers(registrations_per_minute: int, logins_per_minute: int) -> list:
@@ -36,7 +36,7 @@ def build_handlers(registrations_per_minute: int, logins_per_minute: int) -> lis
     async def read_me(request: Request[Viewer, str, State], state: State) -> Me:
         viewer = request.user
         user = await state.accounts.get_user(viewer.id)
-        return Me(**msgspec.structs.asdict(account_out(user)), counts=counts_out(await state.counters.get(viewer.id)))
+        return Me(*account_fields(user), counts=counts_out(await state.counters.get(viewer.id)))
 
     @patch("/api/v1/me", tags=["accounts"], summary="Edit your profile", guards=[logged_in])
     async def edit_me(data: JSONBody[MePatch], request: Request[Viewer, str, State], state: State) -> Me:
@@ -48,6 +48,6 @@ def build_handlers(registrations_per_minute: int, logins_per_minute: int) -> lis
         if changes.get("private") is False and state.get("graph") is not None:
             # Going public lets everyone who asked in, as people expect.
             await state.graph.approve_all_requests(viewer.id)
-        return Me(**msgspec.structs.asdict(account_out(user)), counts=counts_out(await state.counters.get(viewer.id)))
+        return Me(*account_fields(user), counts=counts_out(await state.counters.get(viewer.id)))
 
     return [register, login, logout, read_me, edit_me]

@@ -23,7 +23,7 @@ import msgspec
 
 from ..config import AccountsConfig
 from ..errors import Conflict, InvalidInput, NotAuthenticated, NotFound, RateLimited
-from ..ids import IdGenerator, shard_of
+from ..ids import IdGenerator, group_by_shard, shard_of
 from ..stores.cache_base import CacheBackend, CacheTable
 from ..stores.meta import ShardedMeta
 from .passwords import Passwords
@@ -213,20 +213,13 @@ class AccountsService:
 
     async def get_users(self, user_ids: Iterable[int]) -> dict[int, UserRecord]:
         """Users by id, from the cache, with one query per shard for the misses."""
-        ids = list(dict.fromkeys(user_ids))
-        found = {i: user for i, user in zip(ids, self.users.get_many(ids)) if user is not None}
-        missing = [i for i in ids if i not in found]
-        if missing:
-            generation = self.users.generation()
-            by_shard: dict[int, list[int]] = {}
-            for user_id in missing:
-                by_shard.setdefault(shard_of(user_id), []).append(user_id)
-            rows = await self.meta.read_by_shard(f"SELECT {USER_COLUMNS} FROM users WHERE id IN ({{ids}})", by_shard)
-            for row in rows:
-                user = _record(row)
-                self.users.fill(user.id, user, generation)
-                found[user.id] = user
-        return found
+        return await self.users.get_or_load(user_ids, self._load_users)
+
+    async def _load_users(self, user_ids: list[int]) -> dict[int, UserRecord]:
+        rows = await self.meta.read_by_shard(
+            f"SELECT {USER_COLUMNS} FROM users WHERE id IN ({{ids}})", group_by_shard(user_ids)
+        )
+        return {row["id"]: _record(row) for row in rows}
 
     async def get_user(self, user_id: int) -> UserRecord | None:
         return (await self.get_users([user_id])).get(user_id)

@@ -7,16 +7,14 @@ from .schemas import Account, Counts
 from .service import UserRecord
 
 
+def account_fields(user: UserRecord) -> tuple:
+    """Account's fields in order: `Account(*fields)`, or a subclass with more after them."""
+    avatar = None if user.avatar_media_id is None else str(user.avatar_media_id)
+    return (str(user.id), user.username, user.display_name, user.bio, user.private, avatar, created_at_iso(user.id))
+
+
 def account_out(user: UserRecord) -> Account:
-    return Account(
-        id=str(user.id),
-        username=user.username,
-        display_name=user.display_name,
-        bio=user.bio,
-        private=user.private,
-        avatar_media_id=None if user.avatar_media_id is None else str(user.avatar_media_id),
-        created_at=created_at_iso(user.id),
-    )
+    return Account(*account_fields(user))
 
 
 def counts_out(counters: dict[str, int]) -> Counts:

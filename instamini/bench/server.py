@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -55,7 +56,10 @@ class ServerProcess:
             command.append("--reload")
         pin = (lambda: os.sched_setaffinity(0, {self.cpu})) if self.cpu is not None else None
         self._log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=pin)
+        # Own process group: a SIGKILL (a simulated crash) takes granian's worker down with it.
+        self.process = subprocess.Popen(
+            command, stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=pin, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -73,11 +77,14 @@ class ServerProcess:
         if self.process is None:
             return 0
         if self.process.poll() is None:
-            self.process.send_signal(sig or 2)  # SIGINT, as Ctrl-C
+            if sig == signal.SIGKILL:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            else:
+                self.process.send_signal(sig or signal.SIGINT)  # as Ctrl-C
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self._log.close()
         return self.process.returncode

@@ -9,8 +9,7 @@ from litestar.datastructures import State
 from litestar.params import Parameter
 
 from ..accounts.auth import Viewer, logged_in
-from ..accounts.views import counts_out
-from ..ids import created_at_iso
+from ..accounts.views import account_fields, counts_out
 from .schemas import BlockState, FollowState, Profile, RelationshipOut, UserList, UserSummary
 from .service import Page
 
@@ -42,17 +41,7 @@ class PeopleController(Controller):
         relationship = None
         if r is not None:
             relationship = RelationshipOut(following=r.following, requested=r.requested, followed_by=r.follower, blocking=r.blocking)
-        return Profile(
-            id=str(user.id),
-            username=user.username,
-            display_name=user.display_name,
-            bio=user.bio,
-            private=user.private,
-            avatar_media_id=None if user.avatar_media_id is None else str(user.avatar_media_id),
-            created_at=created_at_iso(user.id),
-            counts=counts_out(counters),
-            relationship=relationship,
-        )
+        return Profile(*account_fields(user), counts=counts_out(counters), relationship=relationship)
 
     @get("/followers", summary="Who follows them, newest first")
     async def followers(

@@ -281,6 +281,10 @@ class GraphService:
             rows = await self.meta.read(shard, "SELECT id, src, dst, shard, ops FROM graph_outbox ORDER BY id")
             for row in rows:
                 async with self._lock(row["src"], row["dst"]):
+                    # The change that wrote the row may have finished (and deleted it) while we
+                    # waited for the lock, and a later change may have moved on: skip it then.
+                    if await self.meta.read_one(shard, "SELECT 1 FROM graph_outbox WHERE id = ?", (row["id"],)) is None:
+                        continue
                     mirror = decode_ops(row["ops"])
                     await self.meta.write(row["shard"], lambda conn, ops=mirror: apply_ops(conn, ops))
                     await self.meta.write(

@@ -12,7 +12,7 @@ microsecond for a small Struct).
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Generic, TypeVar
 
 import msgspec
@@ -153,6 +153,20 @@ class CacheTable(Generic[T]):
     def get_many(self, keys: Iterable) -> list[T | None]:
         raws = self.cache.get_many(self.name, [encode_key(k) for k in keys])
         return [None if raw is None else self._decode(raw) for raw in raws]
+
+    async def get_or_load(self, keys: Iterable, load: Callable[[list], Awaitable[dict]]) -> dict:
+        """Cache-aside for a batch: hits from the cache, one `load(missing)` for the rest,
+        which are then filled (unless the table changed while loading)."""
+        keys = list(dict.fromkeys(keys))
+        found = {key: value for key, value in zip(keys, self.get_many(keys)) if value is not None}
+        missing = [key for key in keys if key not in found]
+        if missing:
+            generation = self.generation()
+            loaded = await load(missing)
+            for key, value in loaded.items():
+                self.fill(key, value, generation)
+            found.update(loaded)
+        return found
 
     def put(self, key, value: T) -> None:
         self.cache.put(self.name, encode_key(key), self._encode(value))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
-from ..ids import shard_of
+from ..ids import group_by_shard
 from .cache_base import CacheBackend, CacheTable
 from .meta import ShardedMeta
 
@@ -49,24 +49,16 @@ class Counters:
         self.table: CacheTable[dict[str, int]] = CacheTable(cache, CACHE_TABLE, dict[str, int])
 
     async def get_many(self, object_ids: Iterable[int]) -> dict[int, dict[str, int]]:
-        ids = list(dict.fromkeys(object_ids))
-        found = {i: v for i, v in zip(ids, self.table.get_many(ids)) if v is not None}
-        missing = [i for i in ids if i not in found]
-        if missing:
-            generation = self.table.generation()
-            by_shard: dict[int, list[int]] = {}
-            for object_id in missing:
-                by_shard.setdefault(shard_of(object_id), []).append(object_id)
-            rows = await self.meta.read_by_shard(
-                "SELECT object_id, name, value FROM counters WHERE object_id IN ({ids})", by_shard
-            )
-            loaded: dict[int, dict[str, int]] = {i: {} for i in missing}
-            for row in rows:
-                loaded[row["object_id"]][row["name"]] = row["value"]
-            for object_id, values in loaded.items():
-                self.table.fill(object_id, values, generation)
-            found.update(loaded)
-        return found
+        return await self.table.get_or_load(object_ids, self._load)
+
+    async def _load(self, object_ids: list[int]) -> dict[int, dict[str, int]]:
+        rows = await self.meta.read_by_shard(
+            "SELECT object_id, name, value FROM counters WHERE object_id IN ({ids})", group_by_shard(object_ids)
+        )
+        loaded: dict[int, dict[str, int]] = {object_id: {} for object_id in object_ids}
+        for row in rows:
+            loaded[row["object_id"]][row["name"]] = row["value"]
+        return loaded
 
     async def get(self, object_id: int) -> dict[str, int]:
         return (await self.get_many([object_id]))[object_id]
