@@ -17,7 +17,9 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from .accounts.plugin import AccountsModule
 from .config import Config
-from .errors import InstaminiError, error_response
+from litestar.exceptions import ValidationException
+
+from .errors import InstaminiError, error_response, too_deep_response, validation_response
 from .graph.plugin import GraphModule
 from .module import Module
 from .plugin_host import PluginHost
@@ -35,7 +37,11 @@ def create_app(config: Config | None = None) -> Litestar:
     return Litestar(
         plugins=[StoresPlugin(config, modules), *modules, PluginHost(load_plugins(config), config)],
         state=State({"config": config}),
-        exception_handlers={InstaminiError: error_response},
+        exception_handlers={
+            InstaminiError: error_response,
+            ValidationException: validation_response,
+            RecursionError: too_deep_response,
+        },
         openapi_config=OpenAPIConfig(
             title="instamini", version="1", path="/schema", render_plugins=[SwaggerRenderPlugin()]
         ),

@@ -10,11 +10,16 @@ handler turns it into Litestar's error shape `{"status_code": N, "detail": "..."
     ├── NotFound              404  missing, or hidden from you (private or blocked): indistinguishable
     ├── Conflict              409  the state does not allow it (taken name, already following)
     └── RateLimited           429  too many attempts; `retry_after` seconds
+
+Litestar's own ValidationException (wrong types, missing or overlong fields) keeps
+its shape but names the fields in `detail`; a RecursionError while decoding a
+hostile, deeply nested body is a 400 too.
 """
 
 from __future__ import annotations
 
 from litestar import Request, Response
+from litestar.exceptions import ValidationException
 
 
 class InstaminiError(Exception):
@@ -58,3 +63,22 @@ def error_response(_: Request, error: InstaminiError) -> Response:
     if isinstance(error, NotAuthenticated):
         headers = {"WWW-Authenticate": "Bearer"}
     return Response({"status_code": error.status_code, "detail": error.detail}, status_code=error.status_code, headers=headers)
+
+
+def validation_response(_: Request, error: ValidationException) -> Response:
+    """Litestar's 400 for bad input, with what is wrong in `detail` itself, not only in `extra`."""
+    problems = [
+        f"{item.get('key')}: {item.get('message')}" if item.get("key") else str(item.get("message"))
+        for item in (error.extra if isinstance(error.extra, list) else [])
+        if isinstance(item, dict)
+    ]
+    detail = "; ".join(problems) or error.detail
+    body = {"status_code": 400, "detail": detail}
+    if error.extra:
+        body["extra"] = error.extra
+    return Response(body, status_code=400)
+
+
+def too_deep_response(_: Request, __: RecursionError) -> Response:
+    # A body nested thousands of levels deep exhausts the decoder's recursion: bad input, not a crash.
+    return Response({"status_code": 400, "detail": "JSON body is nested too deeply"}, status_code=400)

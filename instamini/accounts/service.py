@@ -132,11 +132,13 @@ class AccountsService:
         wait = self.login_failures.retry_after(name)
         if wait is not None:
             raise RateLimited(f"too many failed logins for '{name}'; try again in {wait} s", wait)
+        # Counted as a failure before the (slow) check, so that guesses sent in parallel cannot
+        # all pass the limit above before any of them is counted; a right password resets it.
+        self.login_failures.record_failure(name)
         row = await self.meta.read_one(
             self.meta.shard_for_text(name), f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = ?", (name,)
         )
         if not await self.passwords.verify(row["password_hash"] if row else None, password) or row is None:
-            self.login_failures.record_failure(name)
             raise NotAuthenticated("wrong username or password")
         self.login_failures.reset(name)
         user = _record(row)

@@ -130,7 +130,7 @@ class GraphService:
 
     async def list_edges(self, owner_id: int, kind: str, viewer_id: int | None, cursor: str | None, limit: int) -> Page:
         """Users on `kind` edges of owner, newest first, without anyone hidden from the viewer."""
-        before = (1 << 63) - 1 if cursor is None else parse_id(cursor)
+        before = (1 << 63) - 1 if not cursor else parse_id(cursor)  # `?cursor=` means the first page
         if before is None:
             raise InvalidInput("cursor is not one this server gave out")
         rows = await self.meta.read(
@@ -212,8 +212,12 @@ class GraphService:
             kind = "requested" if target.private else "following"
             edge_id = self.ids.next_id(shard_of(viewer_id))
             await self._change(viewer_id, target.id, [EdgeOp(True, viewer_id, kind, target.id, edge_id)])
-        event = "graph.follow_requested" if target.private else "graph.followed"
-        self.emit(event, follower_id=viewer_id, followee_id=target.id)
+            self.emit("graph.follow_requested" if target.private else "graph.followed", follower_id=viewer_id, followee_id=target.id)
+            if kind == "requested" and not (await self.accounts.get_user(target.id)).private:
+                # The account went public after we read it, and its owner's "let everyone in"
+                # may have run before this request existed: let it in as going public promises.
+                await self._approve_or_reject(target.id, viewer_id, True)
+                kind = "following"
         return kind
 
     async def unfollow(self, viewer_id: int, username: str) -> None:
