@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 from instamini.graph.edges import MIRROR
@@ -32,3 +33,25 @@ async def assert_graph_consistent(client) -> set[tuple[int, str, int]]:
         assert stored.get(key, 0) == from_edges.get(key, 0), key
     assert await count_rows(client, "SELECT count(*) FROM graph_outbox") == 0
     return all_edges
+
+
+async def start_until_it_waits_for_the_pair_lock(graph, coroutine) -> asyncio.Task:
+    """Start `coroutine` as a task and return once it has asked the graph for a pair lock.
+
+    Tests hold that lock beforehand, so the task is then parked at a known point, and the
+    test can change the world under it without sleeping.
+    """
+    asked = asyncio.Event()
+    original_lock = graph._lock
+
+    def spy(x: int, y: int) -> asyncio.Lock:
+        asked.set()
+        return original_lock(x, y)
+
+    graph._lock = spy
+    try:
+        task = asyncio.create_task(coroutine)
+        await asked.wait()
+    finally:
+        del graph._lock
+    return task

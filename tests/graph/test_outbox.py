@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 
 from litestar.testing import AsyncTestClient
 
@@ -10,7 +9,7 @@ from instamini.app import create_app
 from instamini.graph.edges import EdgeOp, apply_ops, encode_ops
 from instamini.ids import shard_of
 from tests.accounts.helpers import count_rows, counts, edges, in_app, register_on_shard, snapshot, state_of, write
-from tests.graph.helpers import assert_graph_consistent
+from tests.graph.helpers import assert_graph_consistent, start_until_it_waits_for_the_pair_lock
 
 ZERO = {"posts": 0, "followers": 0, "following": 0}
 
@@ -147,19 +146,8 @@ async def test_replay_skips_a_row_that_its_change_finished_meanwhile(client):
 
         outbox_id = await meta.write(shard_of(ai), local_half)
 
-        asked = asyncio.Event()
-        original_lock = graph._lock
-
-        def spy(x: int, y: int) -> asyncio.Lock:
-            asked.set()
-            return original_lock(x, y)
-
-        graph._lock = spy
-        try:
-            replaying = asyncio.create_task(graph.replay_outbox())
-            await asked.wait()  # replay has read the row and waits for the lock
-        finally:
-            del graph._lock
+        # replay has read the row and waits for the lock
+        replaying = await start_until_it_waits_for_the_pair_lock(graph, graph.replay_outbox())
         # The follow finishes, then an unfollow runs, both before replay gets the lock.
         await meta.write(shard_of(bi), lambda conn: apply_ops(conn, mirror))
         await meta.write(shard_of(ai), lambda conn: conn.execute("DELETE FROM graph_outbox WHERE id = ?", (outbox_id,)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 
@@ -17,6 +16,7 @@ from tests.accounts.helpers import (
     snapshot,
     state_of,
 )
+from tests.graph.helpers import start_until_it_waits_for_the_pair_lock
 
 REQUESTS = "/api/v1/follow-requests"
 
@@ -186,19 +186,8 @@ async def test_a_request_that_races_going_public_is_let_in(client, alice, bob):
     async def scenario() -> str:
         lock = graph._lock(ai, bi)
         await lock.acquire()  # another change on this pair is in progress
-        asked = asyncio.Event()
-        original_lock = graph._lock
-
-        def spy(x: int, y: int) -> asyncio.Lock:
-            asked.set()
-            return original_lock(x, y)
-
-        graph._lock = spy
-        try:
-            following = asyncio.create_task(graph.follow(ai, "bob"))
-            await asked.wait()  # the follow has read bob (private) and waits for the lock
-        finally:
-            del graph._lock
+        # the follow has read bob (private) and waits for the lock
+        following = await start_until_it_waits_for_the_pair_lock(graph, graph.follow(ai, "bob"))
         # What PATCH /me {"private": false} does; there is no request to approve yet.
         await state.accounts.update(bi, {"private": False})
         assert await graph.approve_all_requests(bi) == 0
