@@ -12,13 +12,12 @@ import os
 import msgspec
 from litestar import Litestar
 from litestar.datastructures import State
+from litestar.exceptions import ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from .accounts.plugin import AccountsModule
 from .config import Config
-from litestar.exceptions import ValidationException
-
 from .errors import InstaminiError, error_response, too_deep_response, validation_response
 from .graph.plugin import GraphModule
 from .module import Module

@@ -51,6 +51,11 @@ class SessionAuthentication(AbstractAuthenticationMiddleware):
         return AuthenticationResult(user=Viewer(id=user_id, token=token), auth=token)
 
 
+def viewer_id(connection: ASGIConnection) -> int | None:
+    """The caller's user id, or None for an anonymous caller."""
+    return connection.user.id if connection.user is not None else None
+
+
 def authentication_middleware() -> DefineMiddleware:
     # Operations endpoints answer everyone and never look at credentials.
     return DefineMiddleware(SessionAuthentication, exclude=["^/schema", "^/metrics", "^/healthz"])

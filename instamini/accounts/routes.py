@@ -34,20 +34,18 @@ def build_handlers(registrations_per_minute: int, logins_per_minute: int) -> lis
 
     @get("/api/v1/me", tags=["accounts"], summary="Your own account", guards=[logged_in])
     async def read_me(request: Request[Viewer, str, State], state: State) -> Me:
-        viewer = request.user
-        user = await state.accounts.get_user(viewer.id)
-        return Me(*account_fields(user), counts=counts_out(await state.counters.get(viewer.id)))
+        user = await state.accounts.get_user(request.user.id)
+        return Me(*account_fields(user), counts=counts_out(await state.counters.get(request.user.id)))
 
     @patch("/api/v1/me", tags=["accounts"], summary="Edit your profile", guards=[logged_in])
     async def edit_me(data: JSONBody[MePatch], request: Request[Viewer, str, State], state: State) -> Me:
-        viewer = request.user
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
         if changes.get("avatar_media_id") is not None:
             changes["avatar_media_id"] = int(changes["avatar_media_id"])
-        user = await state.accounts.update(viewer.id, changes)
+        user = await state.accounts.update(request.user.id, changes)
         if changes.get("private") is False and state.get("graph") is not None:
             # Going public lets everyone who asked in, as people expect.
-            await state.graph.approve_all_requests(viewer.id)
-        return Me(*account_fields(user), counts=counts_out(await state.counters.get(viewer.id)))
+            await state.graph.approve_all_requests(request.user.id)
+        return Me(*account_fields(user), counts=counts_out(await state.counters.get(request.user.id)))
 
     return [register, login, logout, read_me, edit_me]

@@ -35,6 +35,9 @@ class LoadResult(msgspec.Struct):
     p99_ms: float
 
 
+CONTENT_LENGTH = re.compile(rb"(?i)content-length:\s*(\d+)")
+
+
 def _percentile(sorted_values: list[float], q: float) -> float:
     if not sorted_values:
         return 0.0
@@ -55,7 +58,7 @@ async def _connection(host, port, requests: list[bytes], deadline: float, latenc
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head[9:12])
-            match = re.search(rb"(?i)content-length:\s*(\d+)", head)
+            match = CONTENT_LENGTH.search(head)
             if match:
                 await reader.readexactly(int(match.group(1)))
             latencies.append(time.perf_counter() - started)

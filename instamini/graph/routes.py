@@ -8,7 +8,7 @@ from litestar import Controller, Request, delete, get, post
 from litestar.datastructures import State
 from litestar.params import Parameter
 
-from ..accounts.auth import Viewer, logged_in
+from ..accounts.auth import Viewer, logged_in, viewer_id
 from ..accounts.views import account_fields, counts_out
 from .schemas import BlockState, FollowState, Profile, RelationshipOut, UserList, UserSummary
 from .service import Page
@@ -37,7 +37,7 @@ class PeopleController(Controller):
 
     @get("/", summary="A profile: counts and the relationship to you")
     async def profile(self, username: Username, request: Request[Viewer | None, str, State], state: State) -> Profile:
-        user, counters, r = await state.graph.profile(request.user.id if request.user else None, username)
+        user, counters, r = await state.graph.profile(viewer_id(request), username)
         relationship = None
         if r is not None:
             relationship = RelationshipOut(following=r.following, requested=r.requested, followed_by=r.follower, blocking=r.blocking)
@@ -47,37 +47,31 @@ class PeopleController(Controller):
     async def followers(
         self, username: Username, request: Request[Viewer | None, str, State], state: State, cursor: Cursor = None, limit: Limit = 20
     ) -> UserList:
-        viewer_id = request.user.id if request.user else None
-        return user_list(await state.graph.list_people(viewer_id, username, "follower", cursor, limit))
+        return user_list(await state.graph.list_people(viewer_id(request), username, "follower", cursor, limit))
 
     @get("/following", summary="Whom they follow, newest first")
     async def following(
         self, username: Username, request: Request[Viewer | None, str, State], state: State, cursor: Cursor = None, limit: Limit = 20
     ) -> UserList:
-        viewer_id = request.user.id if request.user else None
-        return user_list(await state.graph.list_people(viewer_id, username, "following", cursor, limit))
+        return user_list(await state.graph.list_people(viewer_id(request), username, "following", cursor, limit))
 
     @post("/follow", summary="Follow (or ask to, if private)", status_code=200, guards=[logged_in])
     async def follow(self, username: Username, request: Request[Viewer, str, State], state: State) -> FollowState:
-        viewer = request.user
-        return FollowState(state=await state.graph.follow(viewer.id, username))
+        return FollowState(state=await state.graph.follow(request.user.id, username))
 
     @delete("/follow", summary="Unfollow, or withdraw a request", status_code=200, guards=[logged_in])
     async def unfollow(self, username: Username, request: Request[Viewer, str, State], state: State) -> FollowState:
-        viewer = request.user
-        await state.graph.unfollow(viewer.id, username)
+        await state.graph.unfollow(request.user.id, username)
         return FollowState(state="none")
 
     @post("/block", summary="Block: removes follows both ways and hides each from the other", status_code=200, guards=[logged_in])
     async def block(self, username: Username, request: Request[Viewer, str, State], state: State) -> BlockState:
-        viewer = request.user
-        await state.graph.block(viewer.id, username)
+        await state.graph.block(request.user.id, username)
         return BlockState(blocking=True)
 
     @delete("/block", summary="Unblock", status_code=200, guards=[logged_in])
     async def unblock(self, username: Username, request: Request[Viewer, str, State], state: State) -> BlockState:
-        viewer = request.user
-        await state.graph.unblock(viewer.id, username)
+        await state.graph.unblock(request.user.id, username)
         return BlockState(blocking=False)
 
 
@@ -88,17 +82,14 @@ class FollowRequestsController(Controller):
 
     @get("/", summary="Requests waiting for you, newest first")
     async def waiting(self, request: Request[Viewer, str, State], state: State, cursor: Cursor = None, limit: Limit = 20) -> UserList:
-        viewer = request.user
-        return user_list(await state.graph.list_edges(viewer.id, "request_from", viewer.id, cursor, limit))
+        return user_list(await state.graph.list_edges(request.user.id, "request_from", request.user.id, cursor, limit))
 
     @post("/{username:str}/approve", status_code=200, summary="Approve a request")
     async def approve(self, username: Username, request: Request[Viewer, str, State], state: State) -> FollowState:
-        viewer = request.user
-        await state.graph.answer_request(viewer.id, username, approve=True)
+        await state.graph.answer_request(request.user.id, username, approve=True)
         return FollowState(state="following")
 
     @post("/{username:str}/reject", status_code=200, summary="Reject a request")
     async def reject(self, username: Username, request: Request[Viewer, str, State], state: State) -> FollowState:
-        viewer = request.user
-        await state.graph.answer_request(viewer.id, username, approve=False)
+        await state.graph.answer_request(request.user.id, username, approve=False)
         return FollowState(state="none")

@@ -95,16 +95,6 @@ class LmdbCache(CacheBackend):
         with self._env.begin(db=self._dbs[table]) as txn:
             return self._count(table, txn.get(key))
 
-    def get_many(self, table: str, keys: Iterable[bytes]) -> list[bytes | None]:
-        db = self._dbs[table]
-        values: list[bytes | None] = []
-        with self._env.begin(db=db) as txn:  # one read transaction for the whole batch
-            for key in keys:
-                pending = self._pending.get((table, key), Missing)
-                value = txn.get(key) if pending is Missing else pending
-                values.append(self._count(table, value))
-        return values
-
     def get_multi(self, lookups: Iterable[tuple[str, bytes]]) -> list[bytes | None]:
         values: list[bytes | None] = []
         with self._env.begin() as txn:  # one read transaction across tables

@@ -40,12 +40,12 @@ class CacheBackend(abc.ABC):
     def get(self, table: str, key: bytes) -> bytes | None:
         """The value, or None on a miss; reads must see every put/delete already made."""
 
-    def get_many(self, table: str, keys: Iterable[bytes]) -> list[bytes | None]:
-        return [self.get(table, key) for key in keys]
-
     def get_multi(self, lookups: Iterable[tuple[str, bytes]]) -> list[bytes | None]:
         """Values from several tables at once; LMDB answers them in one read transaction."""
         return [self.get(table, key) for table, key in lookups]
+
+    def get_many(self, table: str, keys: Iterable[bytes]) -> list[bytes | None]:
+        return self.get_multi((table, key) for key in keys)
 
     @abc.abstractmethod
     def entries(self, table: str) -> int:
