@@ -20,6 +20,7 @@ from .accounts.plugin import AccountsModule
 from .config import Config
 from .errors import InstaminiError, error_response, too_deep_response, validation_response
 from .graph.plugin import GraphModule
+from .media.plugin import MediaModule
 from .module import Module
 from .plugin_host import PluginHost
 from .plugins import load_plugins
@@ -27,7 +28,7 @@ from .stores.plugin import StoresPlugin
 from .system.plugin import SystemModule
 
 # In dependency order: a module may use the services of those before it.
-MODULES: list[type[Module]] = [SystemModule, AccountsModule, GraphModule]
+MODULES: list[type[Module]] = [SystemModule, AccountsModule, GraphModule, MediaModule]
 
 
 def create_app(config: Config | None = None) -> Litestar:

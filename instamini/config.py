@@ -43,6 +43,8 @@ class ServerConfig(_Section):
 class ModulesConfig(_Section):
     accounts: bool = True
     graph: bool = True
+    media: bool = True
+    posts: bool = True
     system: bool = True
 
 
@@ -74,6 +76,42 @@ class AccountsConfig(_Section):
     registrations_per_address_per_minute: Positive = 10
 
 
+class MediaConfig(_Section):
+    max_image_mb: Positive = 40
+    max_video_mb: Positive = 300
+    workers: Positive = 2
+    worker_memory_mb: Annotated[int, Meta(ge=256)] = 1536
+    job_cpu_seconds: Positive = 300
+    job_wall_seconds: Positive = 600
+    max_attempts: Positive = 3
+    max_pixels: Positive = 64_000_000
+    max_frames: Positive = 200
+    image_widths: list[Positive] = field(default_factory=lambda: [1080, 640, 320])
+    webp_quality: Annotated[int, Meta(ge=1, le=100)] = 80
+    jpeg_quality: Annotated[int, Meta(ge=1, le=95)] = 82
+    video_height: Annotated[int, Meta(ge=144, le=2160)] = 720
+    video_crf: Annotated[int, Meta(ge=0, le=51)] = 23
+    video_preset: str = "veryfast"
+    max_video_seconds: Positive = 180
+    max_video_pixels: Positive = 3840 * 2160
+    max_video_fps: Positive = 120
+    video_thumbnails: Annotated[int, Meta(ge=0, le=10)] = 3
+    video_codecs: list[str] = field(default_factory=lambda: ["h264", "hevc", "vp8", "vp9", "av1", "mpeg4"])
+    audio_codecs: list[str] = field(
+        default_factory=lambda: ["aac", "mp3", "opus", "vorbis", "alac", "pcm_s16le", "pcm_s16be"]
+    )
+    unused_media_hours: Positive = 24
+
+
+class PostsConfig(_Section):
+    max_items: Annotated[int, Meta(ge=1, le=10)] = 10
+    max_caption_chars: Positive = 2200
+    max_alt_text_chars: Positive = 1000
+    max_comment_chars: Positive = 2200
+    max_hashtags: Positive = 30
+    max_mentions: Positive = 20
+
+
 class PluginsConfig(_Section):
     dirs: list[str] = field(default_factory=lambda: ["plugins"])
     entry_points: bool = True
@@ -87,6 +125,8 @@ class Config(_Section):
     cache: CacheConfig = field(default_factory=CacheConfig)
     blobs: BlobsConfig = field(default_factory=BlobsConfig)
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
+    posts: PostsConfig = field(default_factory=PostsConfig)
     plugins: PluginsConfig = field(default_factory=PluginsConfig)
 
     @property
@@ -95,7 +135,7 @@ class Config(_Section):
 
 
 # A module that needs another cannot be on without it.
-MODULE_REQUIRES = {"graph": ("accounts",)}
+MODULE_REQUIRES = {"graph": ("accounts",), "media": ("accounts",), "posts": ("accounts", "graph", "media")}
 
 
 def decode_config(text: bytes | str, source: str = "<string>", base_dir: str = ".") -> Config:
