@@ -19,7 +19,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="config file (default: $INSTAMINI_CONFIG or ./config.toml)")
     serve.add_argument("--reload", action="store_true", help="restart on changes to code, plugins or config")
     bench = commands.add_parser("bench", help="measure throughput of a running or fresh server")
-    bench.add_argument("scenario", nargs="?", default="foundation", choices=["foundation"])
+    bench.add_argument("scenario", nargs="?", default="foundation", choices=["foundation", "media"])
     bench.add_argument("--seconds", type=float, default=5.0, help="length of each measured phase")
     bench.add_argument("--out", help="write the JSON report here")
     bench.add_argument("--config", help="config file for the server under test")

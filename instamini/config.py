@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta, Struct, field
@@ -91,7 +91,10 @@ class MediaConfig(_Section):
     jpeg_quality: Annotated[int, Meta(ge=1, le=95)] = 82
     video_height: Annotated[int, Meta(ge=144, le=2160)] = 720
     video_crf: Annotated[int, Meta(ge=0, le=51)] = 23
-    video_preset: str = "veryfast"
+    video_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"] = (
+        "veryfast"
+    )
+    video_threads: Annotated[int, Meta(ge=1, le=16)] = 2
     max_video_seconds: Positive = 180
     max_video_pixels: Positive = 3840 * 2160
     max_video_fps: Positive = 120
@@ -101,6 +104,8 @@ class MediaConfig(_Section):
         default_factory=lambda: ["aac", "mp3", "opus", "vorbis", "alac", "pcm_s16le", "pcm_s16be"]
     )
     unused_media_hours: Positive = 24
+    background_jobs: bool = True
+    uploads_per_address_per_minute: Positive = 60
 
 
 class PostsConfig(_Section):

@@ -9,6 +9,8 @@ handler turns it into Litestar's error shape `{"status_code": N, "detail": "..."
     ├── Forbidden             403  you are who you say, but may not do this
     ├── NotFound              404  missing, or hidden from you (private or blocked): indistinguishable
     ├── Conflict              409  the state does not allow it (taken name, already following)
+    ├── TooLarge              413  the upload is over its size cap
+    ├── UnsupportedMedia      415  the upload is not a kind of file we accept
     └── RateLimited           429  too many attempts; `retry_after` seconds
 
 Litestar's own ValidationException (wrong types, missing or overlong fields) keeps
@@ -48,6 +50,14 @@ class NotFound(InstaminiError):
 
 class Conflict(InstaminiError):
     status_code = 409
+
+
+class TooLarge(InstaminiError):
+    status_code = 413
+
+
+class UnsupportedMedia(InstaminiError):
+    status_code = 415
 
 
 class RateLimited(InstaminiError):

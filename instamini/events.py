@@ -25,4 +25,6 @@ EVENTS: dict[str, str] = {
     "graph.request_rejected": "follower_id, followee_id: a request was declined or withdrawn",
     "graph.blocked": "blocker_id, blocked_id: one user blocked another",
     "graph.unblocked": "blocker_id, blocked_id: a block was lifted",
+    "media.ready": "media_id, owner_id, kind: an upload was processed and can be posted",
+    "media.failed": "media_id, owner_id, reason: an upload could not be processed",
 }

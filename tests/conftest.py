@@ -36,6 +36,9 @@ argon2_time_cost = 1
 argon2_memory_kib = 64
 logins_per_address_per_minute = 10000
 registrations_per_address_per_minute = 10000
+[media]
+background_jobs = false     # tests step the job loop with state.media.run_once()
+uploads_per_address_per_minute = 10000
 [plugins]
 dirs = ["{plugins}"]
 """

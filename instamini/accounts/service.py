@@ -100,6 +100,9 @@ class AccountsService:
             max_concurrent=config.max_concurrent_hashes,
         )
         self.login_failures = FailureLimiter(config.login_attempts_per_account, config.login_window_seconds)
+        # Set by the media module: `check(conn, user_id, media_id)` raises unless the id
+        # names a ready image of the user's. Without media, no id can be an avatar.
+        self.avatar_check: Callable[[sqlite3.Connection, int, int], None] | None = None
 
     # -- registration and sessions ---------------------------------------------------
 
@@ -235,14 +238,16 @@ class AccountsService:
 
     async def update(self, user_id: int, changes: dict[str, Any]) -> UserRecord:
         """Edit profile fields; `changes` holds only the fields the caller sent."""
-        if changes.get("avatar_media_id") is not None:
-            # Media arrive with the media module; until then no id can name an image of yours.
+        avatar = changes.get("avatar_media_id")
+        if avatar is not None and self.avatar_check is None:
             raise InvalidInput("avatar_media_id does not name a ready image of yours")
         if not changes:
             return await self.get_user(user_id)
         columns = ", ".join(f"{column} = ?" for column in changes)
 
         def apply(conn: sqlite3.Connection) -> sqlite3.Row:
+            if avatar is not None:  # checked in the same transaction: the image cannot vanish meanwhile
+                self.avatar_check(conn, user_id, avatar)
             conn.execute(f"UPDATE users SET {columns} WHERE id = ?", (*changes.values(), user_id))
             return conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (user_id,)).fetchone()
 

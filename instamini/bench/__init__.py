@@ -15,9 +15,9 @@ from ..config import Config
 
 
 def run_bench(config: Config, *, scenario: str, seconds: float, out: str | None) -> int:
-    from . import foundation
+    from . import foundation, media
 
-    scenarios = {"foundation": foundation.run}
+    scenarios = {"foundation": foundation.run, "media": media.run}
     report = scenarios[scenario](seconds)
     text = msgspec.json.format(msgspec.json.encode(report), indent=2)
     print(text.decode())

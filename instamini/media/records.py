@@ -98,6 +98,13 @@ def claim_for_post(conn: sqlite3.Connection, owner_id: int, media_ids: Sequence[
     return records
 
 
+def check_avatar(conn: sqlite3.Connection, owner_id: int, media_id: int) -> None:
+    """An avatar must be a ready image of the user's own (it lives on their shard, like users)."""
+    row = conn.execute("SELECT owner_id, kind, status FROM media WHERE id = ?", (media_id,)).fetchone()
+    if row is None or tuple(row) != (owner_id, "image", "ready"):
+        raise InvalidInput("avatar_media_id does not name a ready image of yours")
+
+
 def release_post(conn: sqlite3.Connection, post_id: int) -> list[str]:
     """Delete a post's media rows; returns the blob keys to decref once the write commits."""
     rows = conn.execute(f"SELECT {COLUMNS} FROM media WHERE post_id = ?", (post_id,)).fetchall()
@@ -128,6 +135,8 @@ async def load_for_posts(meta: ShardedMeta, post_ids: Iterable[int]) -> dict[int
 
 
 async def load(meta: ShardedMeta, media_id: int) -> MediaRecord | None:
+    if shard_of(media_id) >= meta.shard_count:  # a made-up id: no shard holds it
+        return None
     row = await meta.read_one(shard_of(media_id), f"SELECT {COLUMNS} FROM media WHERE id = ?", (media_id,))
     return None if row is None else record_from_row(row)
 

@@ -86,6 +86,7 @@ class BlobStore(Protocol):
         self, chunks: AsyncIterable[bytes], max_bytes: int | None = None
     ) -> BlobInfo: ...
     async def read(self, key: str, start: int = 0, end: int | None = None) -> bytes: ...
+    async def read_if_smaller(self, key: str, limit: int) -> tuple[int, bytes | None] | None: ...
     async def size(self, key: str) -> int | None: ...
     def path(self, key: str) -> Path | None: ...
     async def incref(self, key: str, n: int = 1) -> int: ...
@@ -141,6 +142,15 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _read_if_smaller(path: Path, limit: int) -> tuple[int, bytes | None] | None:
+    try:
+        with path.open("rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            return size, (f.read() if size < limit else None)
+    except FileNotFoundError:
+        return None
 
 
 def _read_range(path: Path, start: int, end: int | None) -> bytes:
@@ -253,6 +263,11 @@ class FileBlobStore(BlobStore):
             return await to_thread.run_sync(_read_range, file, start, end)
         except FileNotFoundError:
             raise BlobNotFound(key) from None
+
+    async def read_if_smaller(self, key: str, limit: int) -> tuple[int, bytes | None] | None:
+        # One thread hop for "how big, and the bytes if small": serving a thumbnail
+        # then costs one hop instead of a stat and a read.
+        return await to_thread.run_sync(_read_if_smaller, self._file_for(key), limit)
 
     async def size(self, key: str) -> int | None:
         file = self._file_for(key)

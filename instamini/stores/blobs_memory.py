@@ -66,6 +66,12 @@ class MemoryBlobStore(BlobStore):
             raise BlobNotFound(key)
         return self._data[key][start:end]
 
+    async def read_if_smaller(self, key: str, limit: int) -> tuple[int, bytes | None] | None:
+        data = self._data.get(validate_key(key))
+        if data is None:
+            return None
+        return len(data), (data if len(data) < limit else None)
+
     async def size(self, key: str) -> int | None:
         data = self._data.get(validate_key(key))
         return None if data is None else len(data)

@@ -25,3 +25,11 @@ class StoresCollector:
             yield hits
             yield misses
             yield GaugeMetricFamily("instamini_cache_hit_ratio", "Hits over lookups since start", cache.hit_ratio())
+        media = self.state.get("media")
+        if media is not None:
+            stats = media.stats()
+            yield CounterMetricFamily("instamini_media_processed", "Uploads processed into variants", stats["processed"])
+            yield CounterMetricFamily("instamini_media_failed", "Uploads refused or failed in a worker", stats["failed"])
+            yield CounterMetricFamily("instamini_media_worker_crashes", "Worker processes that died mid-job", stats["crashes"])
+            yield CounterMetricFamily("instamini_media_worker_timeouts", "Jobs killed for running over time", stats["timeouts"])
+            yield GaugeMetricFamily("instamini_media_worker_peak_rss_kb", "Largest resident memory a worker reported", stats["peak_rss_kb"])

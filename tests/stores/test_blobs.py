@@ -74,6 +74,15 @@ async def test_identical_content_is_stored_once(store: BlobStore) -> None:
     assert await store.stats() == {"count": 2, "total_bytes": 10 + 11}
 
 
+async def test_read_if_smaller_gives_the_size_and_small_bytes(store: BlobStore) -> None:
+    key = (await store.put_bytes(b"0123456789")).key
+    assert await store.read_if_smaller(key, 11) == (10, b"0123456789")
+    assert await store.read_if_smaller(key, 10) == (10, None)
+    assert await store.read_if_smaller("0" * 64, 100) is None
+    with pytest.raises(InvalidBlobKey):
+        await store.read_if_smaller("../x", 100)
+
+
 async def test_read_whole_and_ranges(store: BlobStore) -> None:
     data = bytes(range(100))
     key = (await store.put_bytes(data)).key

@@ -1,0 +1,53 @@
+"""HTTP handlers of the media module: upload, status, and the bytes themselves."""
+
+from __future__ import annotations
+
+from litestar import Request, get, post, route
+from litestar.response.base import ASGIResponse
+from litestar.datastructures import State
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.params import Parameter
+from typing import Annotated
+
+from ..accounts.auth import Viewer, logged_in
+from ..config import Config
+from ..errors import NotFound
+from ..ids import parse_id
+from .schemas import MediaOut, media_out
+from .serve import media_response
+
+MediaId = Annotated[str, Parameter(max_length=20, description="a media id")]
+FileName = Annotated[str, Parameter(max_length=80, description="<sha256>.<webp|jpg|mp4>, as a variant's url gives it")]
+
+
+def build_handlers(config: Config) -> list:
+    upload_limit = RateLimitConfig(
+        rate_limit=("minute", config.media.uploads_per_address_per_minute), store="upload_rate_limit"
+    )
+    # Litestar refuses a body over this before reading it; receive_upload applies the exact cap per kind.
+    body_limit = max(config.media.max_image_mb, config.media.max_video_mb) * 2**20 + 64 * 1024
+
+    @post(
+        "/api/v1/media",
+        tags=["media"],
+        summary="Upload a photo or video (multipart `file`, optional `alt_text`); processing starts at once",
+        status_code=202,
+        guards=[logged_in],
+        middleware=[upload_limit.middleware],
+        request_max_body_size=body_limit,
+    )
+    async def upload(request: Request[Viewer, str, State], state: State) -> MediaOut:
+        return media_out(await state.media.upload(request.user.id, request))
+
+    @get("/api/v1/media/{media_id:str}", tags=["media"], summary="Processing status and variants of your upload", guards=[logged_in])
+    async def status(media_id: MediaId, request: Request[Viewer, str, State], state: State) -> MediaOut:
+        parsed = parse_id(media_id)
+        if parsed is None:
+            raise NotFound("no such media")
+        return media_out(await state.media.get(request.user.id, parsed))
+
+    @route("/media/{name:str}", http_method=["GET", "HEAD"], tags=["media"], summary="A processed file: immutable, with ETag and Range")
+    async def file(name: FileName, request: Request, state: State) -> ASGIResponse:
+        return await media_response(state.blobs, name, request.headers, head_only=request.method == "HEAD")
+
+    return [upload, status, file]
