@@ -27,4 +27,16 @@ EVENTS: dict[str, str] = {
     "graph.unblocked": "blocker_id, blocked_id: a block was lifted",
     "media.ready": "media_id, owner_id, kind: an upload was processed and can be posted",
     "media.failed": "media_id, owner_id, reason: an upload could not be processed",
+    "post.created": "post_id, author_id, kind, hashtags, mentioned_ids: a post or reel was published",
+    "post.updated": "post_id, author_id, fields, hashtags, mentioned_ids: its author edited it (the field names; "
+    "tags and mentions as they are now)",
+    "post.deleted": "post_id, author_id: a post is gone, with its likes and comments",
+    "post.liked": "post_id, author_id, user_id: user_id liked a post of author_id (only if not liked before)",
+    "post.unliked": "post_id, author_id, user_id: a like was taken back",
+    "post.saved": "post_id, author_id, user_id: user_id saved a post (only if not saved before)",
+    "post.unsaved": "post_id, author_id, user_id: a save was taken back",
+    "comment.created": "comment_id, post_id, post_author_id, author_id, reply_to, mentioned_ids: a comment "
+    "(reply_to: the id of the comment it answers, or None)",
+    "comment.deleted": "comment_id, post_id, post_author_id, author_id, removed: a comment was deleted "
+    "(removed: how many went, its replies included)",
 }

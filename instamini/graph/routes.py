@@ -9,6 +9,7 @@ from litestar.datastructures import State
 from litestar.params import Parameter
 
 from ..accounts.auth import Viewer, logged_in, viewer_id
+from ..accounts.service import UserRecord
 from ..accounts.views import account_fields, counts_out
 from .schemas import BlockState, FollowState, Profile, RelationshipOut, UserList, UserSummary
 from .service import Page
@@ -18,17 +19,13 @@ Cursor = Annotated[str | None, Parameter(max_length=24, description="next_cursor
 Username = Annotated[str, Parameter(max_length=64)]
 
 
+def user_summary(user: UserRecord) -> UserSummary:
+    avatar = None if user.avatar_media_id is None else str(user.avatar_media_id)
+    return UserSummary(id=str(user.id), username=user.username, display_name=user.display_name, avatar_media_id=avatar)
+
+
 def user_list(page: Page) -> UserList:
-    items = [
-        UserSummary(
-            id=str(u.id),
-            username=u.username,
-            display_name=u.display_name,
-            avatar_media_id=None if u.avatar_media_id is None else str(u.avatar_media_id),
-        )
-        for u in page.users
-    ]
-    return UserList(items=items, next_cursor=page.next_cursor)
+    return UserList(items=[user_summary(user) for user in page.users], next_cursor=page.next_cursor)
 
 
 class PeopleController(Controller):

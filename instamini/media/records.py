@@ -93,6 +93,8 @@ def claim_for_post(conn: sqlite3.Connection, owner_id: int, media_ids: Sequence[
             raise InvalidInput(f"media_ids: {media_id} failed to process ({record.reason}); upload it again")
         if record.post_id is not None:
             raise Conflict(f"media_ids: {media_id} is already in a post")
+        if conn.execute("SELECT 1 FROM users WHERE avatar_media_id = ?", (media_id,)).fetchone():
+            raise Conflict(f"media_ids: {media_id} is your profile photo; upload it again to post it")
         conn.execute("UPDATE media SET post_id = ?, position = ? WHERE id = ?", (post_id, position, media_id))
         records.append(msgspec.structs.replace(record, post_id=post_id, position=position))
     return records
@@ -100,8 +102,9 @@ def claim_for_post(conn: sqlite3.Connection, owner_id: int, media_ids: Sequence[
 
 def check_avatar(conn: sqlite3.Connection, owner_id: int, media_id: int) -> None:
     """An avatar must be a ready image of the user's own (it lives on their shard, like users)."""
-    row = conn.execute("SELECT owner_id, kind, status FROM media WHERE id = ?", (media_id,)).fetchone()
-    if row is None or tuple(row) != (owner_id, "image", "ready"):
+    # Not one in a post either: deleting the post would delete the avatar with it.
+    row = conn.execute("SELECT owner_id, kind, status, post_id FROM media WHERE id = ?", (media_id,)).fetchone()
+    if row is None or tuple(row) != (owner_id, "image", "ready", None):
         raise InvalidInput("avatar_media_id does not name a ready image of yours")
 
 

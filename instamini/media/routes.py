@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Annotated
+
 from litestar import Request, get, post, route
-from litestar.response.base import ASGIResponse
 from litestar.datastructures import State
 from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import Parameter
-from typing import Annotated
+from litestar.response.base import ASGIResponse
 
 from ..accounts.auth import Viewer, logged_in
 from ..config import Config
@@ -15,9 +18,23 @@ from ..errors import NotFound
 from ..ids import parse_id
 from .schemas import MediaOut, media_out
 from .serve import media_response
+from .sniff import SUPPORTED
 
 MediaId = Annotated[str, Parameter(max_length=20, description="a media id")]
 FileName = Annotated[str, Parameter(max_length=80, description="<sha256>.<webp|jpg|mp4>, as a variant's url gives it")]
+
+
+@dataclass
+class UploadOperation(Operation):
+    """OpenAPI for the upload: the body is streamed by hand, so Litestar cannot infer it."""
+
+    def __post_init__(self) -> None:
+        fields = {
+            "file": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY, description=SUPPORTED),
+            "alt_text": Schema(type=OpenAPIType.STRING, description="what the photo or video shows"),
+        }
+        form = Schema(type=OpenAPIType.OBJECT, properties=fields, required=["file"])
+        self.request_body = RequestBody(content={"multipart/form-data": OpenAPIMediaType(schema=form)}, required=True)
 
 
 def build_handlers(config: Config) -> list:
@@ -35,6 +52,7 @@ def build_handlers(config: Config) -> list:
         guards=[logged_in],
         middleware=[upload_limit.middleware],
         request_max_body_size=body_limit,
+        operation_class=UploadOperation,
     )
     async def upload(request: Request[Viewer, str, State], state: State) -> MediaOut:
         return media_out(await state.media.upload(request.user.id, request))

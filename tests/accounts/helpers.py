@@ -88,13 +88,14 @@ def assert_error(response, status: int, *fragments: str) -> dict:
     return body
 
 
-async def snapshot(client) -> dict:
-    """Every row of the accounts/graph tables on every shard: to assert that nothing changed."""
+async def snapshot(client, tables: dict[str, str] = TABLES) -> dict:
+    """Every row of the tables (by default the accounts/graph ones) on every shard: to
+    assert that nothing changed."""
     meta = state_of(client).meta
 
     async def read() -> dict:
         result = {}
-        for table, sql in TABLES.items():
+        for table, sql in tables.items():
             rows = []
             for shard in range(meta.shard_count):
                 rows.extend(tuple(row) for row in await meta.read(shard, sql))

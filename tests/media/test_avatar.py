@@ -25,3 +25,15 @@ async def test_other_peoples_processing_or_unknown_media_are_refused(client, ali
         response = await set_avatar(client, alice, media_id)
         assert response.status_code == 400 and "ready image" in response.json()["detail"], media_id
     assert (await client.get("/api/v1/me", headers=alice.headers)).json()["avatar_media_id"] is None
+
+
+async def test_an_avatar_and_a_post_never_share_one_media(client, alice):
+    avatar = await upload_ready(client, alice)
+    assert (await set_avatar(client, alice, avatar["id"])).status_code == 200
+    response = await client.post("/api/v1/posts", json={"caption": "", "media_ids": [avatar["id"]]}, headers=alice.headers)
+    assert response.status_code == 409 and "profile photo" in response.json()["detail"]
+
+    posted = await upload_ready(client, alice)
+    response = await client.post("/api/v1/posts", json={"caption": "", "media_ids": [posted["id"]]}, headers=alice.headers)
+    assert response.status_code == 201
+    assert (await set_avatar(client, alice, posted["id"])).status_code == 400

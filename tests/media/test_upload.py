@@ -114,3 +114,9 @@ async def test_oversized_upload_is_413_and_nothing_is_kept(tmp_path):
         response = await upload(client, user, video_head + b"\x00" * (3 << 20), "clip.mp4")
         assert response.status_code == 413
         assert len(leftover_uploads(client)) == 1  # only the accepted one
+
+
+async def test_the_upload_body_is_documented_in_openapi(client):
+    schema = (await client.get("/schema/openapi.json")).json()
+    body = schema["paths"]["/api/v1/media"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert body["required"] == ["file"] and body["properties"]["file"]["format"] == "binary"

@@ -1,0 +1,197 @@
+"""Comments, with one level of replies as Instagram has them.
+
+A comment lives on its post's shard, and its id is made for that shard, so
+`DELETE /comments/{id}` finds it from the id alone and adding or deleting one
+moves the post's "comments" counter (replies included) in the same transaction.
+Replies are one level deep: a reply to a reply joins the thread of its top-level
+comment (`parent_id`) and remembers what it answered (`reply_to_id`). Deleting a
+top-level comment deletes its thread with it.
+
+A page of comments is the top-level ones, oldest first, each with its
+`reply_count` and its first REPLY_PREVIEW replies; the rest of a thread pages
+through `GET /comments/{id}/replies?cursor=<id of the last reply shown>`.
+
+Cost: adding or deleting is one transaction; a page is two queries on the post's
+shard (the comments, then every thread's preview and count in one windowed
+query) and the authors from the users cache.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from ..accounts.service import UserRecord
+from ..errors import Forbidden, InvalidInput, NotFound
+from ..ids import shard_of
+from ..stores.counters import bump
+from .records import PostRecord
+from .service import check_length, decode_cursor
+
+if TYPE_CHECKING:
+    from .service import PostsService
+
+REPLY_PREVIEW = 3
+COMMENT_COLUMNS = "id, post_id, author_id, parent_id, reply_to_id, text"
+
+
+class CommentRecord(msgspec.Struct, frozen=True):
+    id: int
+    post_id: int
+    author_id: int
+    parent_id: int | None
+    reply_to_id: int | None
+    text: str
+
+
+class CommentView(msgspec.Struct, frozen=True):
+    record: CommentRecord
+    author: UserRecord
+    reply_count: int = 0
+    replies: list[CommentView] = []
+
+
+class CommentPage(msgspec.Struct):
+    comments: list[CommentView]
+    next_cursor: str | None
+
+
+def _record(row: sqlite3.Row) -> CommentRecord:
+    return CommentRecord(*(row[column] for column in ("id", "post_id", "author_id", "parent_id", "reply_to_id", "text")))
+
+
+class Comments:
+    def __init__(self, posts: PostsService, emit: Callable[..., None]) -> None:
+        self.posts, self.meta, self.emit = posts, posts.meta, emit
+
+    async def add(self, viewer_id: int, post_id: int, text: str, reply_to: int | None = None) -> CommentView:
+        """A comment on a post the viewer sees; `reply_to` another comment of that post."""
+        post = await self.posts.visible_post(viewer_id, post_id)
+        if not text.strip():
+            raise InvalidInput("text: a comment cannot be empty")
+        check_length("text", text, self.posts.config.max_comment_chars)
+        mentioned_ids = await self.posts.resolve_mentions(text, self.posts.config.max_mentions)
+        comment_id = self.posts.ids.next_id(shard_of(post_id))
+
+        def insert(conn: sqlite3.Connection) -> CommentRecord:
+            # Checked inside the write: the post or the comment answered may have gone meanwhile.
+            if conn.execute("SELECT 1 FROM posts WHERE id = ?", (post_id,)).fetchone() is None:
+                raise NotFound(f"no post {post_id}")
+            parent_id = None
+            if reply_to is not None:
+                answered = conn.execute(
+                    "SELECT parent_id FROM comments WHERE id = ? AND post_id = ?", (reply_to, post_id)
+                ).fetchone()
+                if answered is None:
+                    raise InvalidInput(f"reply_to: {reply_to} is not a comment on this post")
+                parent_id = answered[0] or reply_to  # a reply's thread, or the top-level comment's own
+            record = CommentRecord(comment_id, post_id, viewer_id, parent_id, reply_to, text)
+            conn.execute(
+                f"INSERT INTO comments ({COMMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", msgspec.structs.astuple(record)
+            )
+            bump(conn, post_id, "comments", 1)
+            return record
+
+        record = await self.meta.write(shard_of(post_id), insert)
+        self.posts.counters.invalidate(post_id)
+        self.emit(
+            "comment.created",
+            comment_id=comment_id,
+            post_id=post_id,
+            post_author_id=post.author_id,
+            author_id=viewer_id,
+            reply_to=reply_to,
+            mentioned_ids=mentioned_ids,
+        )
+        return CommentView(record, await self.posts.accounts.get_user(viewer_id))
+
+    async def _visible_comment(self, viewer_id: int | None, comment_id: int) -> tuple[CommentRecord, PostRecord]:
+        """The comment and its post, or NotFound if either is missing or the post hidden."""
+        row = None
+        if shard_of(comment_id) < self.meta.shard_count:
+            row = await self.meta.read_one(
+                shard_of(comment_id), f"SELECT {COMMENT_COLUMNS} FROM comments WHERE id = ?", (comment_id,)
+            )
+        if row is not None:
+            comment = _record(row)
+            try:
+                return comment, await self.posts.visible_post(viewer_id, comment.post_id)
+            except NotFound:
+                pass  # a comment on a hidden post is hidden too, with the same answer as a missing one
+        raise NotFound(f"no comment {comment_id}")
+
+    async def delete(self, viewer_id: int, comment_id: int) -> None:
+        """Delete a comment (and its replies, if it is top-level): its author or the post's may."""
+        comment, post = await self._visible_comment(viewer_id, comment_id)
+        if viewer_id not in (comment.author_id, post.author_id):
+            raise Forbidden("only its author or the post's author may delete a comment")
+
+        def remove(conn: sqlite3.Connection) -> int:
+            removed = conn.execute("DELETE FROM comments WHERE id = ?", (comment_id,)).rowcount
+            if not removed:
+                raise NotFound(f"no comment {comment_id}")  # deleted by someone else meanwhile
+            removed += conn.execute(
+                "DELETE FROM comments WHERE post_id = ? AND parent_id = ?", (comment.post_id, comment_id)
+            ).rowcount
+            bump(conn, comment.post_id, "comments", -removed)
+            return removed
+
+        removed = await self.meta.write(shard_of(comment_id), remove)
+        self.posts.counters.invalidate(comment.post_id)
+        self.emit(
+            "comment.deleted",
+            comment_id=comment_id,
+            post_id=comment.post_id,
+            post_author_id=post.author_id,
+            author_id=comment.author_id,
+            removed=removed,
+        )
+
+    async def of_post(self, viewer_id: int | None, post_id: int, cursor: str | None, limit: int) -> CommentPage:
+        """Top-level comments oldest first, each with its reply count and first replies."""
+        await self.posts.visible_post(viewer_id, post_id)
+        return await self._page(post_id, None, cursor, limit)
+
+    async def replies(self, viewer_id: int | None, comment_id: int, cursor: str | None, limit: int) -> CommentPage:
+        """The replies in a top-level comment's thread, oldest first."""
+        comment, _ = await self._visible_comment(viewer_id, comment_id)
+        return await self._page(comment.post_id, comment.id, cursor, limit)
+
+    async def _page(self, post_id: int, parent_id: int | None, cursor: str | None, limit: int) -> CommentPage:
+        rows = await self.meta.read(
+            shard_of(post_id),
+            f"SELECT {COMMENT_COLUMNS} FROM comments WHERE post_id = ? AND parent_id IS ? AND id > ? ORDER BY id LIMIT ?",
+            (post_id, parent_id, decode_cursor(cursor, 0), limit + 1),
+        )
+        comments = [_record(row) for row in rows[:limit]]
+        threads = await self._threads(post_id, [c.id for c in comments]) if parent_id is None else {}
+        everyone = comments + [reply for _, replies in threads.values() for reply in replies]
+        users = await self.posts.accounts.get_users({c.author_id for c in everyone})
+
+        def view(comment: CommentRecord) -> CommentView:
+            count, replies = threads.get(comment.id, (0, []))
+            return CommentView(comment, users[comment.author_id], count, [view(reply) for reply in replies])
+
+        next_cursor = str(comments[-1].id) if len(rows) > limit else None
+        return CommentPage([view(c) for c in comments if c.author_id in users], next_cursor)
+
+    async def _threads(self, post_id: int, parent_ids: list[int]) -> dict[int, tuple[int, list[CommentRecord]]]:
+        """For each top-level comment: how many replies, and the first REPLY_PREVIEW of them."""
+        if not parent_ids:
+            return {}
+        marks = ",".join("?" * len(parent_ids))
+        rows = await self.meta.read(
+            shard_of(post_id),
+            f"SELECT * FROM (SELECT {COMMENT_COLUMNS}, "
+            "row_number() OVER (PARTITION BY parent_id ORDER BY id) AS position, "
+            "count(*) OVER (PARTITION BY parent_id) AS total "
+            f"FROM comments WHERE post_id = ? AND parent_id IN ({marks})) WHERE position <= ? ORDER BY id",
+            (post_id, *parent_ids, REPLY_PREVIEW),
+        )
+        threads: dict[int, tuple[int, list[CommentRecord]]] = {}
+        for row in rows:
+            threads.setdefault(row["parent_id"], (row["total"], []))[1].append(_record(row))
+        return threads

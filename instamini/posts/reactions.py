@@ -1,0 +1,113 @@
+"""Likes and saves: idempotent switches with exact counts.
+
+A like is a row on the post's shard, `likes(post_id, user_id)`; a save is a row on
+the saver's shard, `saves(user_id, post_id)`, so "what did I save" is one query.
+Turning a switch on is INSERT OR IGNORE and off is DELETE, and the like counter
+moves in the same transaction only when a row really changed: liking twice, or
+two likes racing, count once, and an event fires only for a real change.
+
+The hydration of a page of posts asks here whether the viewer liked and saved
+them: one query per shard for likes, one query for saves.
+
+Cost: one small transaction per switch; `liked_by` one query per shard involved.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+from ..errors import NotFound
+from ..ids import group_by_shard, shard_of
+from ..stores.counters import bump
+from ..stores.meta import ShardedMeta
+
+if TYPE_CHECKING:
+    from .service import PostPage, PostsService
+
+
+async def liked_by(meta: ShardedMeta, viewer_id: int | None, post_ids: Sequence[int]) -> set[int]:
+    """Which of the posts the viewer likes."""
+    if viewer_id is None or not post_ids:
+        return set()
+    # The viewer's id is formatted in as an int (`:d` refuses anything else): read_by_shard
+    # binds only the ids of each shard.
+    rows = await meta.read_by_shard(
+        f"SELECT post_id FROM likes WHERE user_id = {viewer_id:d} AND post_id IN ({{ids}})", group_by_shard(post_ids)
+    )
+    return {row["post_id"] for row in rows}
+
+
+async def saved_by(meta: ShardedMeta, viewer_id: int | None, post_ids: Sequence[int]) -> set[int]:
+    """Which of the posts the viewer saved."""
+    if viewer_id is None or not post_ids:
+        return set()
+    marks = ",".join("?" * len(post_ids))
+    rows = await meta.read(
+        shard_of(viewer_id), f"SELECT post_id FROM saves WHERE user_id = ? AND post_id IN ({marks})", (viewer_id, *post_ids)
+    )
+    return {row["post_id"] for row in rows}
+
+
+class Switch(NamedTuple):
+    """A table whose rows are on/off switches, keyed by its first two columns."""
+
+    table: str
+    key: tuple[str, str]
+
+
+LIKES = Switch("likes", ("post_id", "user_id"))
+SAVES = Switch("saves", ("user_id", "post_id"))
+
+
+class Reactions:
+    def __init__(self, posts: PostsService, emit: Callable[..., None]) -> None:
+        self.posts, self.meta, self.ids, self.emit = posts, posts.meta, posts.ids, emit
+
+    async def _switch(self, on: bool, switch: Switch, shard: int, key: tuple[int, int], counted: int | None = None) -> bool:
+        """Put or remove the row `key` on a shard; True if it changed. `counted`: the post
+        whose "likes" counter follows the row, and which must still exist for the row to
+        be added (it may have been deleted since we checked that the viewer sees it)."""
+        (first, second), row_id = switch.key, self.ids.next_id(shard)
+
+        def job(conn: sqlite3.Connection) -> bool:
+            if on:
+                if counted is not None and conn.execute("SELECT 1 FROM posts WHERE id = ?", (counted,)).fetchone() is None:
+                    raise NotFound(f"no post {counted}")
+                sql = f"INSERT OR IGNORE INTO {switch.table} ({first}, {second}, id) VALUES (?, ?, ?)"
+                changed = conn.execute(sql, (*key, row_id)).rowcount
+            else:
+                changed = conn.execute(f"DELETE FROM {switch.table} WHERE {first} = ? AND {second} = ?", key).rowcount
+            if changed and counted is not None:
+                bump(conn, counted, "likes", 1 if on else -1)
+            return bool(changed)
+
+        return await self.meta.write(shard, job)
+
+    async def set_like(self, viewer_id: int, post_id: int, liked: bool) -> int:
+        """Like or unlike (idempotent); returns the post's like count."""
+        post = await self.posts.visible_post(viewer_id, post_id)
+        if await self._switch(liked, LIKES, shard_of(post_id), (post_id, viewer_id), counted=post_id):
+            self.posts.counters.invalidate(post_id)
+            self.emit("post.liked" if liked else "post.unliked", post_id=post_id, author_id=post.author_id, user_id=viewer_id)
+        return (await self.posts.counters.get(post_id)).get("likes", 0)
+
+    async def set_saved(self, viewer_id: int, post_id: int, saved: bool) -> None:
+        """Save or unsave (idempotent)."""
+        post = await self.posts.visible_post(viewer_id, post_id)
+        if await self._switch(saved, SAVES, shard_of(viewer_id), (viewer_id, post_id)):
+            self.emit("post.saved" if saved else "post.unsaved", post_id=post_id, author_id=post.author_id, user_id=viewer_id)
+
+    async def saved(self, viewer_id: int, cursor: str | None, limit: int) -> PostPage:
+        """The viewer's saved posts, newest saved first, without posts since deleted or hidden."""
+
+        async def newest(before: int, n: int) -> list[tuple[int, int]]:
+            rows = await self.meta.read(
+                shard_of(viewer_id),
+                "SELECT id, post_id FROM saves WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+                (viewer_id, before, n),
+            )
+            return [(row["id"], row["post_id"]) for row in rows]
+
+        return await self.posts.visible_page(viewer_id, newest, cursor, limit)

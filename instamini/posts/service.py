@@ -1,0 +1,351 @@
+"""Posts: photos, carousels and reels; create, read, edit, delete, and pages of them.
+
+The idea: a post lives on its author's shard beside the media it shows, so making
+one is ONE transaction that writes the post, claims the uploads, indexes its
+hashtags and mentions, bumps the author's post count and runs the
+`in_create_transaction` callables other modules hand in (the feed's fan-out
+outbox row goes there: it exists if and only if the post does). A bad media id
+rolls all of it back. Deleting is one transaction too; the blobs the media held
+are let go after it commits.
+
+Reading is cache-aside: a post with its media is one LMDB entry (table "posts"),
+and a page of posts is hydrated in batches whatever its length: posts and media
+(one query per shard, for cache misses only), authors and counters (their
+caches), the viewer's likes (one query per shard) and saves (one query).
+
+Visibility: a post is shown to whoever may see its author's content (public
+account, or an approved follower of a private one, or the author), and never
+across a block in either direction. Hidden and missing posts get the same 404.
+
+Cost: creating is one transaction plus a name lookup per @mention; a hot read of
+one post is a few LMDB lookups plus, for a logged-in viewer, two small SQLite
+reads (their like and their save).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+
+import msgspec
+
+from ..accounts.service import AccountsService, UserRecord
+from ..config import PostsConfig
+from ..errors import Forbidden, InvalidInput, NotFound
+from ..graph.service import GraphService
+from ..ids import IdGenerator, parse_id, shard_of
+from ..media import records as media_records
+from ..stores.blobs import BlobStore
+from ..stores.cache_base import CacheBackend, CacheTable
+from ..stores.counters import Counters, bump
+from ..stores.meta import ShardedMeta
+from . import records, text
+from .records import PostRecord
+from .reactions import liked_by, saved_by
+
+KINDS = ("post", "reel")
+NEWEST = (1 << 63) - 1  # a cursor before every id
+# A page skips posts hidden from the viewer; it asks for more rows at most this many
+# times, then returns what it has with a cursor, so one request's work stays bounded.
+MAX_PAGE_ROUNDS = 5
+
+
+class PostView(msgspec.Struct, frozen=True):
+    """A post as one viewer sees it."""
+
+    record: PostRecord
+    author: UserRecord
+    mentions: list[str]
+    like_count: int
+    comment_count: int
+    liked: bool
+    saved: bool
+
+
+class PostPage(msgspec.Struct):
+    posts: list[PostView]
+    next_cursor: str | None
+
+
+# (before, n) -> up to n (position, post_id) pairs, newest first, positions < before.
+FetchNewest = Callable[[int, int], Awaitable[list[tuple[int, int]]]]
+# Runs inside the create transaction, on the author's shard; raising rolls the post back.
+CreateHook = Callable[[sqlite3.Connection, PostRecord], None]
+
+def decode_cursor(cursor: str | None, first: int) -> int:
+    """A page position from `?cursor=` (absent or empty: the first page)."""
+    if not cursor:
+        return first
+    position = parse_id(cursor)
+    if position is None:
+        raise InvalidInput("cursor is not one this server gave out")
+    return position
+
+
+def check_length(field: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise InvalidInput(f"{field}: at most {limit} characters (got {len(value)})")
+
+
+class PostsService:
+    def __init__(
+        self,
+        meta: ShardedMeta,
+        cache: CacheBackend,
+        ids: IdGenerator,
+        accounts: AccountsService,
+        graph: GraphService,
+        counters: Counters,
+        blobs: BlobStore,
+        config: PostsConfig,
+        emit: Callable[..., None],
+        in_create_transaction: Sequence[CreateHook] = (),
+    ) -> None:
+        self.meta, self.ids, self.accounts, self.graph = meta, ids, accounts, graph
+        self.counters, self.blobs, self.config, self.emit = counters, blobs, config, emit
+        self.post_cache: CacheTable[PostRecord] = CacheTable(cache, "posts", PostRecord)
+        # Later modules append here at their start (the feed: its fan-out outbox row).
+        self.in_create_transaction: list[CreateHook] = list(in_create_transaction)
+
+    # -- reading ---------------------------------------------------------------------
+
+    async def load_records(self, post_ids: Iterable[int]) -> dict[int, PostRecord]:
+        """Posts with their media by id, cached; missing ones are left out."""
+        # An id from a URL may name a shard that this data directory does not have.
+        known = [post_id for post_id in post_ids if shard_of(post_id) < self.meta.shard_count]
+        return await self.post_cache.get_or_load(known, lambda missing: records.load_posts(self.meta, missing))
+
+    async def _visible_authors(self, viewer_id: int | None, authors: Iterable[UserRecord]) -> set[int]:
+        """The ids of those whose content the viewer may see: not blocked either way, and
+        public, or followed by the viewer, or the viewer themself."""
+
+        async def visible(author: UserRecord) -> bool:
+            if viewer_id is not None and viewer_id != author.id:
+                if (await self.graph.relationship(viewer_id, author.id)).hidden:
+                    return False
+            return await self.graph.can_see_content(viewer_id, author)
+
+        authors = list(authors)
+        shown = await asyncio.gather(*(visible(author) for author in authors))
+        return {author.id for author, show in zip(authors, shown) if show}
+
+    async def visible_post(self, viewer_id: int | None, post_id: int) -> PostRecord:
+        """The post, or NotFound if it is missing or hidden from the viewer (the same answer)."""
+        record = (await self.load_records([post_id])).get(post_id)
+        author = await self.accounts.get_user(record.author_id) if record is not None else None
+        if author is None or not await self._visible_authors(viewer_id, [author]):
+            raise NotFound(f"no post {post_id}")
+        return record
+
+    async def hydrate(self, viewer_id: int | None, post_ids: Sequence[int]) -> list[PostView]:
+        """The posts as the viewer sees them, in the given order, without missing or hidden ones."""
+        records = await self.load_records(post_ids)
+        author_ids = {record.author_id for record in records.values()}
+        mentioned_ids = {user_id for record in records.values() for user_id in record.mention_ids}
+        users = await self.accounts.get_users(author_ids | mentioned_ids)
+        visible = await self._visible_authors(viewer_id, [users[i] for i in author_ids if i in users])
+        shown = [records[i] for i in dict.fromkeys(post_ids) if i in records and records[i].author_id in visible]
+        ids = [record.id for record in shown]
+        counts, liked, saved = await asyncio.gather(
+            self.counters.get_many(ids), liked_by(self.meta, viewer_id, ids), saved_by(self.meta, viewer_id, ids)
+        )
+        return [
+            PostView(
+                record=record,
+                author=users[record.author_id],
+                mentions=[users[user_id].username for user_id in record.mention_ids if user_id in users],
+                like_count=counts[record.id].get("likes", 0),
+                comment_count=counts[record.id].get("comments", 0),
+                liked=record.id in liked,
+                saved=record.id in saved,
+            )
+            for record in shown
+        ]
+
+    async def get(self, viewer_id: int | None, post_id: int) -> PostView:
+        views = await self.hydrate(viewer_id, [post_id])
+        if not views:
+            raise NotFound(f"no post {post_id}")
+        return views[0]
+
+    async def visible_page(self, viewer_id: int | None, fetch: FetchNewest, cursor: str | None, limit: int) -> PostPage:
+        """A page of posts newest first from `fetch`, skipping those the viewer may not see
+        (deleted since, or hidden): it asks `fetch` again to fill the page, a few times."""
+        before = decode_cursor(cursor, NEWEST)
+        shown: list[PostView] = []
+        for _ in range(MAX_PAGE_ROUNDS):
+            wanted = limit - len(shown)
+            rows = await fetch(before, wanted + 1)  # one more than wanted: is there a next page?
+            more = len(rows) > wanted
+            rows = rows[:wanted]
+            shown += await self.hydrate(viewer_id, [post_id for _, post_id in rows])
+            if not more:
+                return PostPage(shown, None)
+            before = rows[-1][0]
+            if len(shown) == limit:
+                break
+        return PostPage(shown, str(before))
+
+    async def profile_grid(self, viewer_id: int | None, username: str, cursor: str | None, limit: int) -> PostPage:
+        """Someone's posts, newest first, if the viewer may see them."""
+        owner = await self.graph.visible_user(viewer_id, username)
+        if not await self.graph.can_see_content(viewer_id, owner):
+            raise Forbidden(f"'{owner.username}' is private: follow them to see their posts")
+
+        async def newest(before: int, n: int) -> list[tuple[int, int]]:
+            rows = await self.meta.read(
+                shard_of(owner.id),
+                "SELECT id FROM posts WHERE author_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+                (owner.id, before, n),
+            )
+            return [(row["id"], row["id"]) for row in rows]
+
+        return await self.visible_page(viewer_id, newest, cursor, limit)
+
+    async def posts_with_tag(self, tag: str, viewer_id: int | None, cursor: str | None, limit: int) -> PostPage:
+        """Posts with a hashtag, newest first: scatter to every shard, gather, merge by id."""
+        tag = text.normal_tag(tag)
+
+        async def newest(before: int, n: int) -> list[tuple[int, int]]:
+            per_shard = await asyncio.gather(
+                *(
+                    self.meta.read(
+                        shard,
+                        "SELECT post_id FROM post_tags WHERE tag = ? AND post_id < ? ORDER BY post_id DESC LIMIT ?",
+                        (tag, before, n),
+                    )
+                    for shard in range(self.meta.shard_count)
+                )
+            )
+            # Each shard's list is newest first, so its n newest hold all it adds to the first n overall.
+            merged = heapq.merge(*([row["post_id"] for row in rows] for rows in per_shard), reverse=True)
+            return [(post_id, post_id) for post_id in itertools.islice(merged, n)]
+
+        return await self.visible_page(viewer_id, newest, cursor, limit)
+
+    # -- changing --------------------------------------------------------------------
+
+    def _check_caption(self, caption: str) -> None:
+        check_length("caption", caption, self.config.max_caption_chars)
+
+    def _check_alt_texts(self, alt_texts: dict[int, str]) -> None:
+        for alt_text in alt_texts.values():
+            check_length("alt_texts", alt_text, self.config.max_alt_text_chars)
+
+    async def resolve_mentions(self, content: str, limit: int) -> list[int]:
+        """Ids of the existing users that a text @mentions; unknown names are just text."""
+        names = text.mentioned_names(content, limit)
+        found = await asyncio.gather(*(self.accounts.id_for_username(name) for name in names))
+        return list(dict.fromkeys(user_id for user_id in found if user_id is not None))
+
+    async def _terms(self, caption: str) -> tuple[list[str], list[int]]:
+        tags = text.hashtags(caption, self.config.max_hashtags)
+        return tags, await self.resolve_mentions(caption, self.config.max_mentions)
+
+    async def create(
+        self,
+        author_id: int,
+        caption: str,
+        media_ids: Sequence[int],
+        kind: str = "post",
+        alt_texts: dict[int, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> PostView:
+        """A new post of the author's ready, unused uploads. With an idempotency key, a
+        retry of a create that already happened returns that post instead of a second one."""
+        alt_texts = alt_texts or {}
+        if kind not in KINDS:
+            raise InvalidInput(f"kind: one of {', '.join(KINDS)}")
+        if not 1 <= len(media_ids) <= self.config.max_items:
+            raise InvalidInput(f"media_ids: 1 to {self.config.max_items} items")
+        if kind == "reel" and len(media_ids) != 1:
+            raise InvalidInput("media_ids: a reel is exactly one video")
+        self._check_caption(caption)
+        self._check_alt_texts(alt_texts)
+        tags, mention_ids = await self._terms(caption)
+        post_id = self.ids.next_id(shard_of(author_id))
+
+        def insert(conn: sqlite3.Connection) -> tuple[PostRecord | None, int]:
+            if idempotency_key is not None:
+                earlier_id = records.earlier_post(conn, author_id, idempotency_key)
+                if earlier_id is not None:
+                    return None, earlier_id
+            media = media_records.claim_for_post(conn, author_id, media_ids, post_id)
+            if kind == "reel" and media[0].kind != "video":
+                raise InvalidInput(f"media_ids: a reel is a video, and {media[0].id} is not one")
+            if alt_texts:
+                media_records.set_alt_texts(conn, post_id, alt_texts)
+                media = [msgspec.structs.replace(m, alt_text=alt_texts.get(m.id, m.alt_text)) for m in media]
+            record = PostRecord(post_id, author_id, kind, caption, tags, mention_ids, None, media)
+            records.insert_post(conn, record, idempotency_key)
+            bump(conn, author_id, "posts", 1)
+            for hook in self.in_create_transaction:
+                hook(conn, record)
+            return record, post_id
+
+        record, made_id = await self.meta.write(shard_of(author_id), insert)
+        if record is not None:
+            self.post_cache.put(made_id, record)
+            self.counters.invalidate(author_id)
+            self.emit("post.created", post_id=made_id, author_id=author_id, kind=kind, hashtags=tags, mentioned_ids=mention_ids)
+        return await self.get(author_id, made_id)
+
+    async def _own_post(self, viewer_id: int, post_id: int) -> PostRecord:
+        record = await self.visible_post(viewer_id, post_id)
+        if record.author_id != viewer_id:
+            raise Forbidden("only its author may change or delete a post")
+        return record
+
+    async def edit(
+        self, viewer_id: int, post_id: int, caption: str | None = None, alt_texts: dict[int, str] | None = None
+    ) -> PostView:
+        """Change the caption (hashtags and mentions are indexed again) and/or alt texts."""
+        await self._own_post(viewer_id, post_id)
+        if caption is None and not alt_texts:
+            return await self.get(viewer_id, post_id)
+        if caption is not None:
+            self._check_caption(caption)
+            tags, mention_ids = await self._terms(caption)
+        self._check_alt_texts(alt_texts or {})
+
+        def update(conn: sqlite3.Connection) -> tuple[list[str], list[int]]:
+            terms = records.current_terms(conn, post_id)  # and NotFound if deleted meanwhile
+            if caption is not None:
+                records.set_caption(conn, post_id, caption, tags, mention_ids)
+                terms = tags, mention_ids
+            if alt_texts:
+                media_records.set_alt_texts(conn, post_id, alt_texts)
+            records.mark_edited(conn, post_id, time.time_ns() // 1_000_000)
+            return terms
+
+        now_tags, now_mentions = await self.meta.write(shard_of(post_id), update)
+        self.post_cache.delete(post_id)
+        fields = ["caption"] * (caption is not None) + ["alt_texts"] * bool(alt_texts)
+        self.emit(
+            "post.updated", post_id=post_id, author_id=viewer_id, fields=fields, hashtags=now_tags, mentioned_ids=now_mentions
+        )
+        return await self.get(viewer_id, post_id)
+
+    async def delete(self, viewer_id: int, post_id: int) -> None:
+        """Delete a post with its media, likes, comments and index rows."""
+        await self._own_post(viewer_id, post_id)
+
+        def remove(conn: sqlite3.Connection) -> list[str]:
+            records.delete_post(conn, post_id)
+            bump(conn, viewer_id, "posts", -1)
+            return media_records.release_post(conn, post_id)
+
+        blob_keys = await self.meta.write(shard_of(post_id), remove)
+        self.post_cache.delete(post_id)
+        self.counters.invalidate(viewer_id, post_id)
+        # The media held one reference per variant; they go only now that the delete is
+        # durable. A crash before the loop ends leaks those blobs (referenced by nothing,
+        # never collected): the safe direction, as the other order could leave a live
+        # post pointing at deleted bytes.
+        for key in blob_keys:
+            await self.blobs.decref(key)
+        self.emit("post.deleted", post_id=post_id, author_id=viewer_id)
