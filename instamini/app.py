@@ -19,6 +19,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from .accounts.plugin import AccountsModule
 from .config import Config
 from .errors import InstaminiError, error_response, too_deep_response, validation_response
+from .feed.plugin import FeedModule
 from .graph.plugin import GraphModule
 from .media.plugin import MediaModule
 from .module import Module
@@ -29,7 +30,7 @@ from .stores.plugin import StoresPlugin
 from .system.plugin import SystemModule
 
 # In dependency order: a module may use the services of those before it.
-MODULES: list[type[Module]] = [SystemModule, AccountsModule, GraphModule, MediaModule, PostsModule]
+MODULES: list[type[Module]] = [SystemModule, AccountsModule, GraphModule, MediaModule, PostsModule, FeedModule]
 
 
 def create_app(config: Config | None = None) -> Litestar:

@@ -45,6 +45,7 @@ class ModulesConfig(_Section):
     graph: bool = True
     media: bool = True
     posts: bool = True
+    feed: bool = True
     system: bool = True
 
 
@@ -117,6 +118,16 @@ class PostsConfig(_Section):
     max_mentions: Positive = 20
 
 
+class FeedConfig(_Section):
+    strategy: Literal["push", "pull", "hybrid"] = "hybrid"
+    celebrity_threshold: Positive = 10_000
+    timeline_size: Annotated[int, Meta(ge=10, le=10_000)] = 500
+    inactive_days: Positive = 30
+    backfill_posts: Annotated[int, Meta(ge=0, le=500)] = 20
+    fanout_batch: Annotated[int, Meta(ge=1, le=100_000)] = 1000
+    background_jobs: bool = True
+
+
 class PluginsConfig(_Section):
     dirs: list[str] = field(default_factory=lambda: ["plugins"])
     entry_points: bool = True
@@ -132,6 +143,7 @@ class Config(_Section):
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
     posts: PostsConfig = field(default_factory=PostsConfig)
+    feed: FeedConfig = field(default_factory=FeedConfig)
     plugins: PluginsConfig = field(default_factory=PluginsConfig)
 
     @property
@@ -140,7 +152,12 @@ class Config(_Section):
 
 
 # A module that needs another cannot be on without it.
-MODULE_REQUIRES = {"graph": ("accounts",), "media": ("accounts",), "posts": ("accounts", "graph", "media")}
+MODULE_REQUIRES = {
+    "graph": ("accounts",),
+    "media": ("accounts",),
+    "posts": ("accounts", "graph", "media"),
+    "feed": ("posts",),
+}
 
 
 def decode_config(text: bytes | str, source: str = "<string>", base_dir: str = ".") -> Config:

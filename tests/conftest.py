@@ -39,6 +39,8 @@ registrations_per_address_per_minute = 10000
 [media]
 background_jobs = false     # tests step the job loop with state.media.run_once()
 uploads_per_address_per_minute = 10000
+[feed]
+background_jobs = false     # tests step fan-out with state.feed.run_once()
 [plugins]
 dirs = ["{plugins}"]
 """

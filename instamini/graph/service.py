@@ -66,6 +66,9 @@ class GraphService:
         self.cache = cache
         self.relationships: CacheTable[Relationship] = CacheTable(cache, "relationships", Relationship)
         self._pair_locks: weakref.WeakValueDictionary[tuple[int, int], asyncio.Lock] = weakref.WeakValueDictionary()
+        # Called with (a, b) right after a change between two users commits, before any
+        # event: later modules drop what they cached about the pair (the feed: followees).
+        self.on_change: list[Callable[[int, int], None]] = []
 
     # -- reading ---------------------------------------------------------------------
 
@@ -198,6 +201,8 @@ class GraphService:
         self.relationships.delete((a, b))
         self.relationships.delete((b, a))
         self.counters.invalidate(a, b)
+        for callback in self.on_change:
+            callback(a, b)
 
     async def follow(self, viewer_id: int, username: str) -> str:
         target = await self._target(viewer_id, username)

@@ -24,7 +24,7 @@ from .service import PostsService
 class PostsModule(Module):
     name = "posts"
     migrations = MIGRATIONS
-    cache_tables = ("posts",)
+    cache_tables = ("posts", "reactions")
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.route_handlers.extend(ROUTES)

@@ -6,10 +6,11 @@ Turning a switch on is INSERT OR IGNORE and off is DELETE, and the like counter
 moves in the same transaction only when a row really changed: liking twice, or
 two likes racing, count once, and an event fires only for a real change.
 
-The hydration of a page of posts asks here whether the viewer liked and saved
-them: one query per shard for likes, one query for saves.
+The hydration of a page of posts asks `ViewerFlags` whether the viewer liked and
+saved them: cached answers, and for misses one query per shard for likes and one
+query for saves.
 
-Cost: one small transaction per switch; `liked_by` one query per shard involved.
+Cost: one small transaction per switch; a warm page's flags are LMDB reads only.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ..errors import NotFound
 from ..ids import group_by_shard, shard_of
+from ..stores.cache_base import CacheBackend, CacheTable
 from ..stores.counters import bump
 from ..stores.meta import ShardedMeta
 
@@ -27,27 +29,52 @@ if TYPE_CHECKING:
     from .service import PostPage, PostsService
 
 
-async def liked_by(meta: ShardedMeta, viewer_id: int | None, post_ids: Sequence[int]) -> set[int]:
-    """Which of the posts the viewer likes."""
-    if viewer_id is None or not post_ids:
-        return set()
-    # The viewer's id is formatted in as an int (`:d` refuses anything else): read_by_shard
-    # binds only the ids of each shard.
-    rows = await meta.read_by_shard(
-        f"SELECT post_id FROM likes WHERE user_id = {viewer_id:d} AND post_id IN ({{ids}})", group_by_shard(post_ids)
-    )
-    return {row["post_id"] for row in rows}
+class ViewerFlags:
+    """Did this viewer like or save these posts: LMDB first, SQLite for what it lacks.
 
+    A warm page of posts then costs no SQLite call: each (viewer, post, flag) answer,
+    yes or no, is cached (table "reactions"), and a like or save writes its new value
+    there after its commit.
+    """
 
-async def saved_by(meta: ShardedMeta, viewer_id: int | None, post_ids: Sequence[int]) -> set[int]:
-    """Which of the posts the viewer saved."""
-    if viewer_id is None or not post_ids:
-        return set()
-    marks = ",".join("?" * len(post_ids))
-    rows = await meta.read(
-        shard_of(viewer_id), f"SELECT post_id FROM saves WHERE user_id = ? AND post_id IN ({marks})", (viewer_id, *post_ids)
-    )
-    return {row["post_id"] for row in rows}
+    def __init__(self, meta: ShardedMeta, cache: CacheBackend) -> None:
+        self.meta = meta
+        self.table: CacheTable[bool] = CacheTable(cache, "reactions", bool)
+
+    async def liked(self, viewer_id: int | None, post_ids: Sequence[int]) -> set[int]:
+        return await self._flags(viewer_id, post_ids, "like", self._load_likes)
+
+    async def saved(self, viewer_id: int | None, post_ids: Sequence[int]) -> set[int]:
+        return await self._flags(viewer_id, post_ids, "save", self._load_saves)
+
+    def remember(self, viewer_id: int, post_id: int, flag: str, value: bool) -> None:
+        self.table.put((viewer_id, post_id, flag), value)
+
+    async def _flags(self, viewer_id, post_ids, flag, load) -> set[int]:
+        if viewer_id is None or not post_ids:
+            return set()
+
+        async def load_missing(keys: list) -> dict:
+            yes = await load(viewer_id, [post_id for _, post_id, _ in keys])
+            return {key: key[1] in yes for key in keys}
+
+        found = await self.table.get_or_load([(viewer_id, post_id, flag) for post_id in post_ids], load_missing)
+        return {post_id for (_, post_id, _), value in found.items() if value}
+
+    async def _load_likes(self, viewer_id: int, post_ids: list[int]) -> set[int]:
+        # The viewer's id is formatted in as an int (`:d` refuses anything else): read_by_shard
+        # binds only the ids of each shard.
+        rows = await self.meta.read_by_shard(
+            f"SELECT post_id FROM likes WHERE user_id = {viewer_id:d} AND post_id IN ({{ids}})", group_by_shard(post_ids)
+        )
+        return {row["post_id"] for row in rows}
+
+    async def _load_saves(self, viewer_id: int, post_ids: list[int]) -> set[int]:
+        marks = ",".join("?" * len(post_ids))
+        rows = await self.meta.read(
+            shard_of(viewer_id), f"SELECT post_id FROM saves WHERE user_id = ? AND post_id IN ({marks})", (viewer_id, *post_ids)
+        )
+        return {row["post_id"] for row in rows}
 
 
 class Switch(NamedTuple):
@@ -88,7 +115,9 @@ class Reactions:
     async def set_like(self, viewer_id: int, post_id: int, liked: bool) -> int:
         """Like or unlike (idempotent); returns the post's like count."""
         post = await self.posts.visible_post(viewer_id, post_id)
-        if await self._switch(liked, LIKES, shard_of(post_id), (post_id, viewer_id), counted=post_id):
+        changed = await self._switch(liked, LIKES, shard_of(post_id), (post_id, viewer_id), counted=post_id)
+        self.posts.flags.remember(viewer_id, post_id, "like", liked)
+        if changed:
             self.posts.counters.invalidate(post_id)
             self.emit("post.liked" if liked else "post.unliked", post_id=post_id, author_id=post.author_id, user_id=viewer_id)
         return (await self.posts.counters.get(post_id)).get("likes", 0)
@@ -96,7 +125,9 @@ class Reactions:
     async def set_saved(self, viewer_id: int, post_id: int, saved: bool) -> None:
         """Save or unsave (idempotent)."""
         post = await self.posts.visible_post(viewer_id, post_id)
-        if await self._switch(saved, SAVES, shard_of(viewer_id), (viewer_id, post_id)):
+        changed = await self._switch(saved, SAVES, shard_of(viewer_id), (viewer_id, post_id))
+        self.posts.flags.remember(viewer_id, post_id, "save", saved)
+        if changed:
             self.emit("post.saved" if saved else "post.unsaved", post_id=post_id, author_id=post.author_id, user_id=viewer_id)
 
     async def saved(self, viewer_id: int, cursor: str | None, limit: int) -> PostPage:

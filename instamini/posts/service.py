@@ -11,15 +11,14 @@ are let go after it commits.
 Reading is cache-aside: a post with its media is one LMDB entry (table "posts"),
 and a page of posts is hydrated in batches whatever its length: posts and media
 (one query per shard, for cache misses only), authors and counters (their
-caches), the viewer's likes (one query per shard) and saves (one query).
+caches), the viewer's likes and saves (cached yes/no answers; see ViewerFlags).
 
 Visibility: a post is shown to whoever may see its author's content (public
 account, or an approved follower of a private one, or the author), and never
 across a block in either direction. Hidden and missing posts get the same 404.
 
 Cost: creating is one transaction plus a name lookup per @mention; a hot read of
-one post is a few LMDB lookups plus, for a logged-in viewer, two small SQLite
-reads (their like and their save).
+a post, or of a page of them, is LMDB lookups only.
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ from ..stores.counters import Counters, bump
 from ..stores.meta import ShardedMeta
 from . import records, text
 from .records import PostRecord
-from .reactions import liked_by, saved_by
+from .reactions import ViewerFlags
 
 KINDS = ("post", "reel")
 NEWEST = (1 << 63) - 1  # a cursor before every id
@@ -108,8 +107,14 @@ class PostsService:
         self.meta, self.ids, self.accounts, self.graph = meta, ids, accounts, graph
         self.counters, self.blobs, self.config, self.emit = counters, blobs, config, emit
         self.post_cache: CacheTable[PostRecord] = CacheTable(cache, "posts", PostRecord)
+        self.flags = ViewerFlags(meta, cache)
         # Later modules append here at their start (the feed: its fan-out outbox row).
         self.in_create_transaction: list[CreateHook] = list(in_create_transaction)
+        # Called right after the commit, before the response, so caches follow at once.
+        self.after_create: list[Callable[[PostRecord], None]] = []
+        self.after_delete: list[Callable[[int, int], None]] = []  # (author_id, post_id)
+        # Where the profile grid reads from: SQLite, unless a module offers a cached list.
+        self.grid_source: Callable[[int], Awaitable[FetchNewest]] | None = None
 
     # -- reading ---------------------------------------------------------------------
 
@@ -151,7 +156,7 @@ class PostsService:
         shown = [records[i] for i in dict.fromkeys(post_ids) if i in records and records[i].author_id in visible]
         ids = [record.id for record in shown]
         counts, liked, saved = await asyncio.gather(
-            self.counters.get_many(ids), liked_by(self.meta, viewer_id, ids), saved_by(self.meta, viewer_id, ids)
+            self.counters.get_many(ids), self.flags.liked(viewer_id, ids), self.flags.saved(viewer_id, ids)
         )
         return [
             PostView(
@@ -204,7 +209,8 @@ class PostsService:
             )
             return [(row["id"], row["id"]) for row in rows]
 
-        return await self.visible_page(viewer_id, newest, cursor, limit)
+        fetch = newest if self.grid_source is None else await self.grid_source(owner.id)
+        return await self.visible_page(viewer_id, fetch, cursor, limit)
 
     async def posts_with_tag(self, tag: str, viewer_id: int | None, cursor: str | None, limit: int) -> PostPage:
         """Posts with a hashtag, newest first: scatter to every shard, gather, merge by id."""
@@ -291,6 +297,8 @@ class PostsService:
         if record is not None:
             self.post_cache.put(made_id, record)
             self.counters.invalidate(author_id)
+            for callback in self.after_create:
+                callback(record)
             self.emit("post.created", post_id=made_id, author_id=author_id, kind=kind, hashtags=tags, mentioned_ids=mention_ids)
         return await self.get(author_id, made_id)
 
@@ -342,6 +350,8 @@ class PostsService:
         blob_keys = await self.meta.write(shard_of(post_id), remove)
         self.post_cache.delete(post_id)
         self.counters.invalidate(viewer_id, post_id)
+        for callback in self.after_delete:
+            callback(viewer_id, post_id)
         # The media held one reference per variant; they go only now that the delete is
         # durable. A crash before the loop ends leaks those blobs (referenced by nothing,
         # never collected): the safe direction, as the other order could leave a live

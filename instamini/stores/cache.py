@@ -104,6 +104,19 @@ class LmdbCache(CacheBackend):
                 values.append(self._count(table, value))
         return values
 
+    def scan(self, table: str, prefix: bytes, limit: int, start: bytes | None = None) -> list[tuple[bytes, bytes]]:
+        if self._pending:
+            self.flush()  # a range cannot consult the pending dict cheaply: write it out first
+        found = []
+        with self._env.begin(db=self._dbs[table]) as txn, txn.cursor() as cursor:
+            if not cursor.set_range(max(prefix, start or prefix)):
+                return found
+            for key, value in cursor:
+                if not key.startswith(prefix) or len(found) == limit:
+                    break
+                found.append((key, value))
+        return found
+
     def entries(self, table: str) -> int:
         self.flush()
         with self._env.begin() as txn:

@@ -48,6 +48,11 @@ class CacheBackend(abc.ABC):
         return self.get_multi((table, key) for key in keys)
 
     @abc.abstractmethod
+    def scan(self, table: str, prefix: bytes, limit: int, start: bytes | None = None) -> list[tuple[bytes, bytes]]:
+        """Up to `limit` (key, value) pairs whose key starts with `prefix`, in key order,
+        from `start` (inclusive; default the prefix itself). Sees every put/delete made."""
+
+    @abc.abstractmethod
     def entries(self, table: str) -> int:
         """How many keys the table holds."""
 
@@ -100,6 +105,11 @@ class MemoryCache(CacheBackend):
 
     def get(self, table: str, key: bytes) -> bytes | None:
         return self._count(table, self._data[table].get(key))
+
+    def scan(self, table: str, prefix: bytes, limit: int, start: bytes | None = None) -> list[tuple[bytes, bytes]]:
+        low = max(prefix, start or prefix)
+        keys = sorted(key for key in self._data[table] if key.startswith(prefix) and key >= low)[:limit]
+        return [(key, self._data[table][key]) for key in keys]
 
     def entries(self, table: str) -> int:
         return len(self._data[table])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 
 class StoresCollector:
@@ -33,3 +33,22 @@ class StoresCollector:
             yield CounterMetricFamily("instamini_media_worker_crashes", "Worker processes that died mid-job", stats["crashes"])
             yield CounterMetricFamily("instamini_media_worker_timeouts", "Jobs killed for running over time", stats["timeouts"])
             yield GaugeMetricFamily("instamini_media_worker_peak_rss_kb", "Largest resident memory a worker reported", stats["peak_rss_kb"])
+        feed = self.state.get("feed")
+        if feed is not None:
+            yield from feed_metrics(feed)
+
+
+def feed_metrics(feed):
+    stats, lag = feed.stats(), feed.fanout.lag
+    yield HistogramMetricFamily(
+        "instamini_feed_fanout_lag_seconds",
+        "Time from a post's commit to its delivery to every active follower",
+        buckets=lag.buckets(),
+        sum_value=lag.total,
+    )
+    yield GaugeMetricFamily("instamini_feed_outbox_depth", "Posts waiting for fan-out (counted about once a second)", stats["outbox_depth"])
+    yield CounterMetricFamily("instamini_feed_deliveries", "Timeline entries written by fan-out", stats["delivered"])
+    yield CounterMetricFamily("instamini_feed_skipped_inactive", "Deliveries skipped: timeline not built or inactive", stats["skipped_inactive"])
+    yield CounterMetricFamily("instamini_feed_rebuilds", "Timelines rebuilt on read (cold cache or returning user)", stats["rebuilds"])
+    yield GaugeMetricFamily("instamini_feed_timelines", "Home timelines in the cache", stats["timelines"])
+    yield GaugeMetricFamily("instamini_feed_timeline_entries", "Entries over all home timelines", stats["timeline_entries"])

@@ -109,6 +109,18 @@ async def test_get_many_mixes_stored_and_pending(cache: CacheBackend) -> None:
     assert cache.get_many("sessions", [b"a", b"b", b"c", b"d"]) == expected
 
 
+async def test_scan_gives_a_prefix_in_key_order_with_pending_writes(cache: CacheBackend) -> None:
+    for user, post in [(1, 5), (1, 3), (2, 1), (1, 9), (0, 7)]:
+        cache.put("profiles", encode_key((user, post)), post.to_bytes(1, "big"))
+    cache.delete("profiles", encode_key((1, 9)))  # pending in the LMDB backend: the scan must see it
+    found = cache.scan("profiles", encode_key(1), limit=10)
+    assert [key for key, _ in found] == [encode_key((1, 3)), encode_key((1, 5))]
+    assert cache.scan("profiles", encode_key(1), limit=1) == [(encode_key((1, 3)), b"\x03")]
+    assert cache.scan("profiles", encode_key(1), limit=10, start=encode_key((1, 4))) == [(encode_key((1, 5)), b"\x05")]
+    assert cache.scan("profiles", encode_key(3), limit=10) == []
+    assert cache.scan("profiles", encode_key(2), limit=10, start=encode_key((2, 2))) == []
+
+
 def test_fill_refuses_stale_generation(cache: CacheBackend) -> None:
     generation = cache.generation("profiles")
     # ...a reader misses and queries SQLite; meanwhile a writer updates and invalidates:

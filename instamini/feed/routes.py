@@ -1,0 +1,34 @@
+"""HTTP handlers of the feed module: the home feed and the reels feed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from litestar import Request, get
+from litestar.datastructures import State
+from litestar.params import Parameter
+
+from ..accounts.auth import Viewer, logged_in
+from ..graph.routes import Limit
+from ..posts.schemas import PostList
+from ..posts.views import post_list
+
+Order = Annotated[Literal["ranked", "chronological"], Parameter(description="ranked (the default) or chronological")]
+Cursor = Annotated[str | None, Parameter(max_length=24, description="next_cursor from the previous page")]
+
+
+@get("/api/v1/feed", tags=["feed"], summary="Your home feed: posts of the people you follow, and yours", guards=[logged_in])
+async def home_feed(
+    request: Request[Viewer, str, State], state: State, order: Order = "ranked", cursor: Cursor = None, limit: Limit = 20
+) -> PostList:
+    return post_list(await state.feed.page(request.user.id, reels=False, order=order, cursor=cursor, limit=limit))
+
+
+@get("/api/v1/reels", tags=["feed"], summary="Reels of the people you follow, and yours", guards=[logged_in])
+async def reels_feed(
+    request: Request[Viewer, str, State], state: State, order: Order = "ranked", cursor: Cursor = None, limit: Limit = 20
+) -> PostList:
+    return post_list(await state.feed.page(request.user.id, reels=True, order=order, cursor=cursor, limit=limit))
+
+
+ROUTES = [home_feed, reels_feed]

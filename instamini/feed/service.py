@@ -1,0 +1,253 @@
+"""Reading feeds under three strategies, and keeping timelines right as the graph changes.
+
+The idea: a home feed page is a merge, newest first, of a few sorted lists:
+- push: the viewer's own timeline (filled by the fan-out worker at write time);
+- pull: every followee's recent posts, merged at read time (no write cost, more read work);
+- hybrid: the timeline for ordinary authors plus a pull of the few celebrities the
+  viewer follows (authors above `celebrity_threshold`, whose fan-out would be huge).
+Whatever the strategy, the viewer's own posts are pulled, entries by someone the
+viewer no longer follows are skipped at once (the cleanup runs after), and the page
+is hydrated from the cache by the posts service. So all three strategies give the
+same feed; they differ in where the work is done. A timeline never built, or not
+read for `inactive_days`, is rebuilt on read from the authors' recent posts.
+
+`?order=ranked` takes the newest candidates, asks the ranker to score them, and
+pages through that order with an offset cursor.
+
+Cost, warm: one LMDB scan per list merged (one under push, 1 + celebrities under
+hybrid, 1 + followees under pull) and the page's hydration, all LMDB reads.
+"""
+
+from __future__ import annotations
+
+import heapq
+import sqlite3
+from itertools import islice
+
+from ..config import Config
+from ..errors import InvalidInput
+from ..graph.service import GraphService
+from ..ids import shard_of
+from ..posts.records import PostRecord
+from ..posts.service import PostPage, PostsService
+from ..stores.cache_base import CacheBackend
+from ..stores.counters import Counters
+from ..stores.meta import ShardedMeta
+from .fanout import FanoutWorker
+from .ranker import Ranker, RecencyRanker
+from .celebrities import Celebrities
+from .sources import Followees, Sources, is_active
+from .timelines import NEWEST, Entry, PostLists, now_ms
+
+HOME, REELS, AUTHOR_POSTS, AUTHOR_REELS = "timelines", "reel_timelines", "author_posts", "author_reels"
+CACHE_TABLES = (*(t for name in (HOME, REELS, AUTHOR_POSTS, AUTHOR_REELS) for t in PostLists.tables(name)), "followees", "feed_meta")
+# A ranked page is drawn from this many of the newest candidates.
+RANK_WINDOW = 200
+# A read refreshes "last seen" at most this often: a put on every read would be waste.
+SEEN_PRECISION_MS = 3_600_000
+# When a timeline is rebuilt, each pushed author contributes at most this many entries
+# (at least a few pages' worth): bounded work for someone following thousands.
+REBUILD_PER_AUTHOR_MIN = 50
+
+
+class FeedService:
+    def __init__(
+        self, config: Config, meta: ShardedMeta, cache: CacheBackend, counters: Counters, posts: PostsService,
+        graph: GraphService, ranker: Ranker | None = None,
+    ) -> None:
+        settings = config.feed
+        self.strategy, self.settings = settings.strategy, settings
+        self.meta, self.cache, self.posts, self.graph = meta, cache, posts, graph
+        self.ranker: Ranker = ranker or RecencyRanker()
+        bound = settings.timeline_size
+        self.home, self.reel_home = PostLists(cache, HOME, bound), PostLists(cache, REELS, bound)
+        self.sources = Sources(meta, cache, PostLists(cache, AUTHOR_POSTS, bound), PostLists(cache, AUTHOR_REELS, bound))
+        self.celebrities = Celebrities(meta, counters, settings.celebrity_threshold, self._forget_followers_timelines)
+        self.fanout = FanoutWorker(meta, self.home, self.reel_home, batch=settings.fanout_batch, inactive_days=settings.inactive_days)
+        self.inactive_ms = settings.inactive_days * 86_400_000
+        self.rebuilds = 0
+
+    # -- start-up ------------------------------------------------------------------------
+
+    def check_strategy(self) -> bool:
+        """Timelines built under another strategy miss what it did not push: rebuild them all."""
+        previous = self.cache.get("feed_meta", b"strategy")
+        if previous == self.strategy.encode():
+            return False
+        for lists in (self.home, self.reel_home):
+            for key, _ in self.cache.scan(lists.states.name, b"", 1 << 40):
+                self.cache.delete(lists.states.name, key)
+        self.cache.put("feed_meta", b"strategy", self.strategy.encode())
+        return previous is not None
+
+    # -- hooks into posts and graph ------------------------------------------------------
+
+    def write_outbox_row(self, conn: sqlite3.Connection, record: PostRecord) -> None:
+        """Runs inside the post's transaction: queue its fan-out unless nothing is pushed."""
+        if self.strategy == "pull":
+            return
+        if self.strategy == "hybrid" and record.author_id in self.celebrities:
+            return  # pulled by readers instead: no write cost however many follow
+        conn.execute(
+            "INSERT INTO feed_outbox (post_id, author_id, kind, created_ms) VALUES (?, ?, ?, ?)",
+            (record.id, record.author_id, record.kind, now_ms()),
+        )
+
+    def post_created(self, record: PostRecord) -> None:
+        self.sources.record_post(Entry(record.id, record.author_id, record.kind))
+        self.fanout.wake()
+
+    def post_deleted(self, author_id: int, post_id: int) -> None:
+        self.sources.drop_post(author_id, post_id)
+
+    def graph_changed(self, a: int, b: int) -> None:
+        """Runs right after a follow, unfollow or block commits, before the response."""
+        if self.strategy == "hybrid":
+            self.celebrities.recheck_soon(a, b)
+        for user_id in (a, b):
+            if not self.sources.mark_stale(user_id):
+                # No old list to compare with at the next read: rebuild that user's timelines.
+                self.home.forget(user_id)
+                self.reel_home.forget(user_id)
+
+    # -- reading -------------------------------------------------------------------------
+
+    async def page(self, viewer_id: int, *, reels: bool, order: str, cursor: str | None, limit: int) -> PostPage:
+        fetch = await self._fetcher(viewer_id, reels)
+        if order == "chronological":
+            return await self.posts.visible_page(viewer_id, fetch, cursor, limit)
+        offset = _offset(cursor)
+        candidates = await fetch(NEWEST, RANK_WINDOW)
+        views = {view.record.id: view for view in await self.posts.hydrate(viewer_id, [post_id for _, post_id in candidates])}
+        ranked = self.ranker.rank(viewer_id, list(views.values()))
+        chosen = ranked[offset : offset + limit]
+        more = offset + limit < len(ranked)
+        return PostPage([views[s.post_id] for s in chosen], f"r{offset + limit}" if more else None)
+
+    async def _fetcher(self, viewer_id: int, reels: bool):
+        followees, previous = await self.sources.followees(viewer_id)
+        if previous is not None:
+            await self._follows_changed(viewer_id, previous, followees)
+        timeline = self.reel_home if reels else self.home
+        pushed, pulled = self._split(followees)
+        pulled = [viewer_id, *pulled]
+        if self.strategy != "pull":
+            await self._ensure_timeline(viewer_id, timeline, pushed, reels)
+        await self.sources.ensure_authors(pulled)
+        allowed = {viewer_id, *followees.ids}
+        author_lists = self.sources.lists_for(reels)
+
+        async def fetch(before: int, n: int) -> list[tuple[int, int]]:
+            lists = [author_lists.page(author, before, n) for author in pulled]
+            if self.strategy != "pull":
+                lists.append(timeline.page(viewer_id, before, n))
+            found: dict[int, None] = {}
+            for entry in heapq.merge(*lists, reverse=True):  # entries compare by post id first
+                if entry.author_id in allowed and entry.post_id not in found:
+                    found[entry.post_id] = None
+                    if len(found) == n:
+                        break
+            return [(post_id, post_id) for post_id in found]
+
+        return fetch
+
+    def _split(self, followees: Followees) -> tuple[list[int], list[int]]:
+        """(pushed, pulled) authors among the followees, under this strategy."""
+        if self.strategy == "push":
+            return followees.ids, []
+        if self.strategy == "pull":
+            return [], followees.ids
+        celebrities = self.celebrities.ids
+        return [i for i in followees.ids if i not in celebrities], [i for i in followees.ids if i in celebrities]
+
+    async def _ensure_timeline(self, viewer_id: int, timeline: PostLists, pushed: list[int], reels: bool) -> None:
+        state, stamp = timeline.state(viewer_id), now_ms()
+        if is_active(state, self.inactive_ms, stamp):
+            if stamp - state.seen_ms > SEEN_PRECISION_MS:
+                timeline.mark_seen(viewer_id, state, stamp)
+            return
+        await self.sources.ensure_authors(pushed)
+        # From here to replace() nothing awaits, so no delivery can slip in between.
+        author_lists = self.sources.lists_for(reels)
+        per_author = max(REBUILD_PER_AUTHOR_MIN, 4 * timeline.bound // max(1, len(pushed)))
+        newest = heapq.merge(*(author_lists.page(a, NEWEST, per_author) for a in pushed), reverse=True)
+        timeline.replace(viewer_id, list(islice(newest, timeline.bound)))
+        self.rebuilds += 1
+
+    async def grid_fetch(self, owner_id: int):
+        """The profile grid from the author's cached list (posts falls back to SQLite without it)."""
+        await self.sources.ensure_authors([owner_id])
+
+        async def fetch(before: int, n: int) -> list[tuple[int, int]]:
+            return [(e.post_id, e.post_id) for e in self.sources.author_posts.page(owner_id, before, n)]
+
+        return fetch
+
+    # -- keeping timelines right (after the event) -----------------------------------------
+
+    async def _follows_changed(self, viewer_id: int, before: Followees, now: Followees) -> None:
+        """Apply a change of follows to the viewer's timelines: whom they stopped following
+        leaves (the reads already skip them), whom they started following is backfilled
+        with their latest posts, if that author is pushed under this strategy."""
+        if self.strategy == "pull":
+            return
+        pushed_now, pushed_before = set(self._split(now)[0]), set(self._split(before)[0])
+        added = pushed_now - pushed_before
+        removed = set(before.ids) - set(now.ids)
+        await self.sources.ensure_authors(sorted(added))
+        for timeline, reels in ((self.home, False), (self.reel_home, True)):
+            state = timeline.state(viewer_id)
+            if state is None:
+                continue  # rebuilt in full when read
+            for author in removed:
+                timeline.remove_author(viewer_id, author)
+            for author in added:
+                entries = self.sources.lists_for(reels).page(author, NEWEST, self.settings.backfill_posts)
+                timeline.add(viewer_id, entries, state)
+
+    async def _forget_followers_timelines(self, author_id: int) -> None:
+        """An author left the celebrities: their pulled posts are in no timeline; rebuild those."""
+        async for followers in self._follower_pages(author_id):
+            for follower in followers:
+                self.home.forget(follower)
+                self.reel_home.forget(follower)
+
+    async def _follower_pages(self, author_id: int):
+        after = 0
+        while True:
+            rows = await self.meta.read(
+                shard_of(author_id),
+                "SELECT dst, id FROM edges WHERE src = ? AND kind = 'follower' AND id > ? ORDER BY id LIMIT 1000",
+                (author_id, after),
+            )
+            yield [row["dst"] for row in rows]
+            if len(rows) < 1000:
+                return
+            after = rows[-1]["id"]
+
+    async def remove_everywhere(self, author_id: int, post_id: int) -> None:
+        """A deleted post leaves its followers' timelines (readers skip it meanwhile)."""
+        async for followers in self._follower_pages(author_id):
+            for follower in followers:
+                self.home.remove(follower, post_id)
+                self.reel_home.remove(follower, post_id)
+
+    def stats(self) -> dict:
+        return {
+            "strategy": self.strategy,
+            "delivered": self.fanout.delivered,
+            "skipped_inactive": self.fanout.skipped,
+            "rebuilds": self.rebuilds,
+            "celebrities": len(self.celebrities.ids),
+            "outbox_depth": self.fanout.depth,
+            "timeline_entries": self.cache.entries(HOME),
+            "timelines": self.cache.entries(self.home.states.name),
+        }
+
+
+def _offset(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    if not cursor.startswith("r") or not cursor[1:].isdigit() or len(cursor) > 8:
+        raise InvalidInput("cursor is not one this server gave out")
+    return int(cursor[1:])
