@@ -46,13 +46,19 @@ async def test_all_three_strategies_agree_on_the_same_data(tmp_path):
     assert all(len(ids) >= 3 for ids in results["push"].values())
 
 
+async def celebrity_with_fans(client):
+    """star and three fans who have read their feeds; above a threshold of 2, star is a celebrity."""
+    star, *fans = [await register(client, name) for name in ("star", "a", "b", "c")]
+    for fan in fans:
+        await follow(client, fan, star)
+        await feed_ids(client, fan)
+    in_app(client, state_of(client).feed.celebrities.settle)
+    return star, fans
+
+
 async def test_hybrid_writes_no_fan_out_for_a_celebrity_and_still_shows_the_post(tmp_path):
     async with app_client(feed_config(tmp_path / "data", strategy="hybrid", celebrity_threshold=2)) as client:
-        star, *fans = [await register(client, name) for name in ("star", "a", "b", "c")]
-        for fan in fans:
-            await follow(client, fan, star)
-            await feed_ids(client, fan)
-        in_app(client, state_of(client).feed.celebrities.settle)
+        star, fans = await celebrity_with_fans(client)
         assert int(star.id) in state_of(client).feed.celebrities
         post = await make_post(client, star)
         assert await read(client, shard_of(int(star.id)), "SELECT * FROM feed_outbox") == []
@@ -82,11 +88,7 @@ async def test_a_bad_strategy_name_is_refused_at_start():
 
 async def test_an_author_who_drops_below_the_threshold_is_pushed_again_without_losing_posts(tmp_path):
     async with app_client(feed_config(tmp_path / "data", strategy="hybrid", celebrity_threshold=2)) as client:
-        star, *fans = [await register(client, name) for name in ("star", "a", "b", "c")]
-        for fan in fans:
-            await follow(client, fan, star)
-            await feed_ids(client, fan)
-        in_app(client, state_of(client).feed.celebrities.settle)
+        star, fans = await celebrity_with_fans(client)
         pulled = await make_post(client, star)  # not pushed: star is a celebrity now
         for fan in fans[1:]:  # two unfollow: 1 follower left, below 90% of the threshold
             assert (await client.delete("/api/v1/users/star/follow", headers=fan.headers)).status_code == 200
