@@ -41,8 +41,9 @@ from .timelines import NEWEST, Entry, PostLists, now_ms
 
 HOME, REELS, AUTHOR_POSTS, AUTHOR_REELS = "timelines", "reel_timelines", "author_posts", "author_reels"
 CACHE_TABLES = (*(t for name in (HOME, REELS, AUTHOR_POSTS, AUTHOR_REELS) for t in PostLists.tables(name)), "followees", "feed_meta")
-# A ranked page is drawn from this many of the newest candidates.
-RANK_WINDOW = 200
+# A ranked page is drawn from this many of the newest candidates (each is hydrated
+# to be scored, so this bounds a ranked page's work).
+RANK_WINDOW = 60
 # A read refreshes "last seen" at most this often: a put on every read would be waste.
 SEEN_PRECISION_MS = 3_600_000
 # When a timeline is rebuilt, each pushed author contributes at most this many entries
@@ -113,12 +114,13 @@ class FeedService:
     # -- reading -------------------------------------------------------------------------
 
     async def page(self, viewer_id: int, *, reels: bool, order: str, cursor: str | None, limit: int) -> PostPage:
-        fetch = await self._fetcher(viewer_id, reels)
+        fetch, allowed = await self._fetcher(viewer_id, reels)
         if order == "chronological":
-            return await self.posts.visible_page(viewer_id, fetch, cursor, limit)
+            return await self.posts.visible_page(viewer_id, fetch, cursor, limit, known_visible=allowed)
         offset = _offset(cursor)
         candidates = await fetch(NEWEST, RANK_WINDOW)
-        views = {view.record.id: view for view in await self.posts.hydrate(viewer_id, [post_id for _, post_id in candidates])}
+        hydrated = await self.posts.hydrate(viewer_id, [post_id for _, post_id in candidates], known_visible=allowed)
+        views = {view.record.id: view for view in hydrated}
         ranked = self.ranker.rank(viewer_id, list(views.values()))
         chosen = ranked[offset : offset + limit]
         more = offset + limit < len(ranked)
@@ -149,7 +151,9 @@ class FeedService:
                         break
             return [(post_id, post_id) for post_id in found]
 
-        return fetch
+        # Whom the viewer follows (and themself) may be shown without another check: a
+        # follow is approved for private accounts, and a block removes it.
+        return fetch, allowed
 
     def _split(self, followees: Followees) -> tuple[list[int], list[int]]:
         """(pushed, pulled) authors among the followees, under this strategy."""

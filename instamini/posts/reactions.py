@@ -29,37 +29,41 @@ if TYPE_CHECKING:
     from .service import PostPage, PostsService
 
 
+# Bits of the cached answer for (viewer, post): one entry holds both flags.
+LIKE, SAVE = 1, 2
+
+
 class ViewerFlags:
     """Did this viewer like or save these posts: LMDB first, SQLite for what it lacks.
 
-    A warm page of posts then costs no SQLite call: each (viewer, post, flag) answer,
-    yes or no, is cached (table "reactions"), and a like or save writes its new value
-    there after its commit.
+    A warm page of posts then costs no SQLite call: each (viewer, post) answer is one
+    small int in the cache (table "reactions"; bit 1 liked, bit 2 saved, 0 neither),
+    and a like or save updates it after its commit.
     """
 
     def __init__(self, meta: ShardedMeta, cache: CacheBackend) -> None:
         self.meta = meta
-        self.table: CacheTable[bool] = CacheTable(cache, "reactions", bool)
+        self.table: CacheTable[int] = CacheTable(cache, "reactions", int)
 
-    async def liked(self, viewer_id: int | None, post_ids: Sequence[int]) -> set[int]:
-        return await self._flags(viewer_id, post_ids, "like", self._load_likes)
-
-    async def saved(self, viewer_id: int | None, post_ids: Sequence[int]) -> set[int]:
-        return await self._flags(viewer_id, post_ids, "save", self._load_saves)
-
-    def remember(self, viewer_id: int, post_id: int, flag: str, value: bool) -> None:
-        self.table.put((viewer_id, post_id, flag), value)
-
-    async def _flags(self, viewer_id, post_ids, flag, load) -> set[int]:
+    async def of(self, viewer_id: int | None, post_ids: Sequence[int]) -> dict[int, int]:
+        """post id -> bits, for the posts the viewer liked or saved (others are absent)."""
         if viewer_id is None or not post_ids:
-            return set()
+            return {}
 
         async def load_missing(keys: list) -> dict:
-            yes = await load(viewer_id, [post_id for _, post_id, _ in keys])
-            return {key: key[1] in yes for key in keys}
+            ids = [post_id for _, post_id in keys]
+            liked, saved = await self._load_likes(viewer_id, ids), await self._load_saves(viewer_id, ids)
+            return {key: LIKE * (key[1] in liked) | SAVE * (key[1] in saved) for key in keys}
 
-        found = await self.table.get_or_load([(viewer_id, post_id, flag) for post_id in post_ids], load_missing)
-        return {post_id for (_, post_id, _), value in found.items() if value}
+        found = await self.table.get_or_load([(viewer_id, post_id) for post_id in post_ids], load_missing)
+        return {post_id: bits for (_, post_id), bits in found.items() if bits}
+
+    def remember(self, viewer_id: int, post_id: int, flag: int, value: bool) -> None:
+        bits = self.table.get((viewer_id, post_id))
+        if bits is None:
+            self.table.delete((viewer_id, post_id))  # the other flag is unknown: load both next time
+        else:
+            self.table.put((viewer_id, post_id), bits | flag if value else bits & ~flag)
 
     async def _load_likes(self, viewer_id: int, post_ids: list[int]) -> set[int]:
         # The viewer's id is formatted in as an int (`:d` refuses anything else): read_by_shard
@@ -116,7 +120,7 @@ class Reactions:
         """Like or unlike (idempotent); returns the post's like count."""
         post = await self.posts.visible_post(viewer_id, post_id)
         changed = await self._switch(liked, LIKES, shard_of(post_id), (post_id, viewer_id), counted=post_id)
-        self.posts.flags.remember(viewer_id, post_id, "like", liked)
+        self.posts.flags.remember(viewer_id, post_id, LIKE, liked)
         if changed:
             self.posts.counters.invalidate(post_id)
             self.emit("post.liked" if liked else "post.unliked", post_id=post_id, author_id=post.author_id, user_id=viewer_id)
@@ -126,7 +130,7 @@ class Reactions:
         """Save or unsave (idempotent)."""
         post = await self.posts.visible_post(viewer_id, post_id)
         changed = await self._switch(saved, SAVES, shard_of(viewer_id), (viewer_id, post_id))
-        self.posts.flags.remember(viewer_id, post_id, "save", saved)
+        self.posts.flags.remember(viewer_id, post_id, SAVE, saved)
         if changed:
             self.emit("post.saved" if saved else "post.unsaved", post_id=post_id, author_id=post.author_id, user_id=viewer_id)
 

@@ -44,7 +44,7 @@ from ..stores.counters import Counters, bump
 from ..stores.meta import ShardedMeta
 from . import records, text
 from .records import PostRecord
-from .reactions import ViewerFlags
+from .reactions import LIKE, SAVE, ViewerFlags
 
 KINDS = ("post", "reel")
 NEWEST = (1 << 63) - 1  # a cursor before every id
@@ -134,9 +134,9 @@ class PostsService:
                     return False
             return await self.graph.can_see_content(viewer_id, author)
 
-        authors = list(authors)
-        shown = await asyncio.gather(*(visible(author) for author in authors))
-        return {author.id for author, show in zip(authors, shown) if show}
+        # One after another, not gathered: each is an LMDB hit almost always, and a task
+        # per author would cost more than the lookup.
+        return {author.id for author in authors if await visible(author)}
 
     async def visible_post(self, viewer_id: int | None, post_id: int) -> PostRecord:
         """The post, or NotFound if it is missing or hidden from the viewer (the same answer)."""
@@ -146,18 +146,27 @@ class PostsService:
             raise NotFound(f"no post {post_id}")
         return record
 
-    async def hydrate(self, viewer_id: int | None, post_ids: Sequence[int]) -> list[PostView]:
-        """The posts as the viewer sees them, in the given order, without missing or hidden ones."""
+    async def hydrate(
+        self, viewer_id: int | None, post_ids: Sequence[int], known_visible: set[int] | None = None
+    ) -> list[PostView]:
+        """The posts as the viewer sees them, in the given order, without missing or hidden ones.
+
+        `known_visible`: authors the caller knows the viewer may see (the feed: whom they
+        follow, which excludes blocks); their relationship is not looked up again.
+        """
         records = await self.load_records(post_ids)
         author_ids = {record.author_id for record in records.values()}
         mentioned_ids = {user_id for record in records.values() for user_id in record.mention_ids}
         users = await self.accounts.get_users(author_ids | mentioned_ids)
-        visible = await self._visible_authors(viewer_id, [users[i] for i in author_ids if i in users])
+        known = known_visible or set()
+        unknown = [users[i] for i in author_ids if i in users and i not in known]
+        visible = (author_ids & known) | await self._visible_authors(viewer_id, unknown)
         shown = [records[i] for i in dict.fromkeys(post_ids) if i in records and records[i].author_id in visible]
         ids = [record.id for record in shown]
-        counts, liked, saved = await asyncio.gather(
-            self.counters.get_many(ids), self.flags.liked(viewer_id, ids), self.flags.saved(viewer_id, ids)
-        )
+        # Sequential on purpose: these are cache hits on a warm page, and gathering would
+        # create tasks to await lookups that do not wait.
+        counts = await self.counters.get_many(ids)
+        flags = await self.flags.of(viewer_id, ids)
         return [
             PostView(
                 record=record,
@@ -165,8 +174,8 @@ class PostsService:
                 mentions=[users[user_id].username for user_id in record.mention_ids if user_id in users],
                 like_count=counts[record.id].get("likes", 0),
                 comment_count=counts[record.id].get("comments", 0),
-                liked=record.id in liked,
-                saved=record.id in saved,
+                liked=bool(flags.get(record.id, 0) & LIKE),
+                saved=bool(flags.get(record.id, 0) & SAVE),
             )
             for record in shown
         ]
@@ -177,7 +186,9 @@ class PostsService:
             raise NotFound(f"no post {post_id}")
         return views[0]
 
-    async def visible_page(self, viewer_id: int | None, fetch: FetchNewest, cursor: str | None, limit: int) -> PostPage:
+    async def visible_page(
+        self, viewer_id: int | None, fetch: FetchNewest, cursor: str | None, limit: int, known_visible: set[int] | None = None
+    ) -> PostPage:
         """A page of posts newest first from `fetch`, skipping those the viewer may not see
         (deleted since, or hidden): it asks `fetch` again to fill the page, a few times."""
         before = decode_cursor(cursor, NEWEST)
@@ -187,7 +198,7 @@ class PostsService:
             rows = await fetch(before, wanted + 1)  # one more than wanted: is there a next page?
             more = len(rows) > wanted
             rows = rows[:wanted]
-            shown += await self.hydrate(viewer_id, [post_id for _, post_id in rows])
+            shown += await self.hydrate(viewer_id, [post_id for _, post_id in rows], known_visible)
             if not more:
                 return PostPage(shown, None)
             before = rows[-1][0]
