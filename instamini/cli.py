@@ -1,4 +1,4 @@
-"""The command line: `python -m instamini [serve|bench] ...`; serve is the default."""
+"""The command line: `python -m instamini [serve|bench|demo] ...`; serve is the default."""
 
 from __future__ import annotations
 
@@ -19,11 +19,42 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="config file (default: $INSTAMINI_CONFIG or ./config.toml)")
     serve.add_argument("--reload", action="store_true", help="restart on changes to code, plugins or config")
     bench = commands.add_parser("bench", help="measure throughput of a running or fresh server")
-    bench.add_argument("scenario", nargs="?", default="foundation", choices=["foundation", "media"])
+    bench.add_argument("scenario", nargs="?", default="foundation", choices=["foundation", "media", "feed"])
     bench.add_argument("--seconds", type=float, default=5.0, help="length of each measured phase")
     bench.add_argument("--out", help="write the JSON report here")
     bench.add_argument("--config", help="config file for the server under test")
+    _feed_bench_options(bench)
+    demo = commands.add_parser("demo", help="seed an empty instance with a realistic synthetic network (server stopped)")
+    demo.add_argument("--users", type=int, required=True, help="how many accounts (a few celebrities among them)")
+    demo.add_argument("--data-dir", help="the data directory to seed (default from config: ./data)")
+    demo.add_argument("--config", help="config file (default: $INSTAMINI_CONFIG or ./config.toml)")
+    demo.add_argument("--seed", type=int, default=1, help="random seed: the same seed makes the same network")
+    demo.add_argument("--posts-per-user", type=float, default=3.0, help="average posts per account (skewed)")
+    demo.add_argument(
+        "--spare-media", type=int, default=0, metavar="M", help="M ready, unposted images per account, for benchmarks"
+    )
+    demo.add_argument("--tokens-out", metavar="FILE", help='also log everyone in; write {"username": token} JSON here')
     return parser
+
+
+FEED_OPTIONS = ("users", "rate", "strategy", "url", "tokens", "media", "seed", "arrivals", "warmup", "closed_seconds",
+                "celebrity_threshold")
+
+
+def _feed_bench_options(bench: argparse.ArgumentParser) -> None:
+    """The feed scenario's own options; each defaults to None so that run() keeps its defaults."""
+    feed = bench.add_argument_group("feed scenario (open-loop mix: 60% feed reads, 30% profile grids, 10% posts)")
+    feed.add_argument("--users", type=int, help="people to seed (default 2000)")
+    feed.add_argument("--rate", type=float, help="requests per second offered, whatever the answers (default 1000)")
+    feed.add_argument("--strategy", help="comma-separated feed strategies to run in turn (default push,pull,hybrid)")
+    feed.add_argument("--url", help="measure this running server instead of a freshly seeded one (needs --tokens)")
+    feed.add_argument("--tokens", help="with --url: JSON {username: session token}, as `demo --tokens-out` writes")
+    feed.add_argument("--media", help="with --url: JSON {username: [spare media ids]}, so that the mix can post")
+    feed.add_argument("--seed", type=int, help="seed of the network, the arrivals and the mix (default 1)")
+    feed.add_argument("--arrivals", choices=["poisson", "uniform"], help="gaps between requests (default poisson)")
+    feed.add_argument("--warmup", type=float, help="seconds of reads before each measured phase (default 2)")
+    feed.add_argument("--closed-seconds", type=float, help="length of each wrk phase (default min(seconds, 5))")
+    feed.add_argument("--celebrity-threshold", type=int, help="hybrid pulls accounts above this (default: top 0.1%%)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,8 +70,25 @@ def main(argv: list[str] | None = None) -> int:
     if options.command == "bench":
         from .bench import run_bench
 
-        return run_bench(config, scenario=options.scenario, seconds=options.seconds, out=options.out)
+        scenario_options = {name: getattr(options, name) for name in FEED_OPTIONS if getattr(options, name) is not None}
+        if scenario_options and options.scenario != "feed":
+            print(f"instamini: bench {options.scenario} takes no {', '.join(scenario_options)}", file=sys.stderr)
+            return 2
+        return run_bench(
+            config, scenario=options.scenario, seconds=options.seconds, out=options.out, options=scenario_options
+        )
     data_dir = str(Path(options.data_dir).resolve()) if options.data_dir else None
+    if options.command == "demo":
+        from .demo import DemoOptions, run_demo
+
+        demo = DemoOptions(
+            users=options.users,
+            seed=options.seed,
+            posts_per_user=options.posts_per_user,
+            spare_media=options.spare_media,
+            tokens_out=options.tokens_out,
+        )
+        return run_demo(with_overrides(config, data_dir=data_dir), demo)
     config = with_overrides(config, host=options.host, port=options.port, data_dir=data_dir)
     from .server import serve
 

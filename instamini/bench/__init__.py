@@ -14,11 +14,12 @@ import msgspec
 from ..config import Config
 
 
-def run_bench(config: Config, *, scenario: str, seconds: float, out: str | None) -> int:
-    from . import foundation, media
+def run_bench(config: Config, *, scenario: str, seconds: float, out: str | None, options: dict | None = None) -> int:
+    """`options` are the scenario's own keyword arguments (only the feed scenario has any)."""
+    from . import feed, foundation, media
 
-    scenarios = {"foundation": foundation.run, "media": media.run}
-    report = scenarios[scenario](seconds)
+    scenarios = {"foundation": foundation.run, "media": media.run, "feed": feed.run}
+    report = scenarios[scenario](seconds, **(options or {}))
     text = msgspec.json.format(msgspec.json.encode(report), indent=2)
     print(text.decode())
     if out:
