@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import msgspec
+from litestar import Response
+from litestar.enums import MediaType
+
 from ..errors import NotFound
 from ..graph.routes import user_summary
+from ..graph.schemas import UserSummary
 from ..ids import created_at_iso, iso_from_ms, parse_id
 from ..media.schemas import media_out
 from .comments import CommentPage, CommentView
-from .schemas import CommentList, CommentOut, PostList, PostOut
+from .schemas import CommentList, CommentOut, PostOut
+from .records import PostRecord
 from .service import PostPage, PostView
 
 
@@ -42,8 +48,82 @@ def post_out(view: PostView) -> PostOut:
     )
 
 
-def post_list(page: PostPage) -> PostList:
-    return PostList(items=[post_out(view) for view in page.posts], next_cursor=page.next_cursor)
+class _PostJson(msgspec.Struct):
+    """PostOut's wire form, field for field, with the media list already encoded."""
+
+    id: str
+    author: UserSummary
+    kind: str
+    caption: str
+    hashtags: list[str]
+    mentions: list[str]
+    media: msgspec.Raw
+    like_count: int
+    comment_count: int
+    liked: bool
+    saved: bool
+    created_at: str
+    edited_at: str | None
+
+
+class _PostListJson(msgspec.Struct):
+    items: list[_PostJson]
+    next_cursor: str | None
+
+
+class EncodedMedia:
+    """The JSON of posts' media lists, kept per (post, last edit) in memory.
+
+    A feed page repeats the same posts to many viewers, and their media (a few variants
+    each, with URLs and sizes) is most of the bytes and of the work of building the
+    answer; it changes only when the post is edited, so it is encoded once. Bounded:
+    when full, it starts again empty (a few misses are cheaper than LRU bookkeeping).
+    """
+
+    def __init__(self, max_posts: int = 20_000) -> None:
+        self.max_posts = max_posts
+        self._json: dict[tuple[int, int], bytes] = {}
+
+    def of(self, record: PostRecord) -> msgspec.Raw:
+        key = (record.id, record.edited_ms or 0)
+        encoded = self._json.get(key)
+        if encoded is None:
+            if len(self._json) >= self.max_posts:
+                self._json.clear()
+            encoded = self._json[key] = msgspec.json.encode([media_out(item) for item in record.media])
+        return msgspec.Raw(encoded)
+
+
+ENCODED_MEDIA = EncodedMedia()
+
+
+def post_list(page: PostPage) -> Response:
+    """A page of posts as PostList JSON, built from pre-encoded media lists (see EncodedMedia).
+
+    Handlers keep `PostList` as their declared return type, which is what OpenAPI shows.
+    """
+    items = []
+    for view in page.posts:
+        record = view.record
+        items.append(
+            _PostJson(
+                id=str(record.id),
+                author=user_summary(view.author),
+                kind=record.kind,
+                caption=record.caption,
+                hashtags=record.hashtags,
+                mentions=view.mentions,
+                media=ENCODED_MEDIA.of(record),
+                like_count=view.like_count,
+                comment_count=view.comment_count,
+                liked=view.liked,
+                saved=view.saved,
+                created_at=created_at_iso(record.id),
+                edited_at=None if record.edited_ms is None else iso_from_ms(record.edited_ms),
+            )
+        )
+    body = msgspec.json.encode(_PostListJson(items=items, next_cursor=page.next_cursor))
+    return Response(body, media_type=MediaType.JSON)
 
 
 def comment_out(view: CommentView) -> CommentOut:
