@@ -1,9 +1,10 @@
 """The ranker interface, and the default: recency with a little engagement.
 
 The idea: ranking is a separate, swappable step. The feed collects candidates (the
-newest few hundred posts the viewer may see, from whichever strategy), the ranker
-gives each a score and the reasons for it, and the page is the candidates in score
-order. A ranker is anything with `rank(viewer_id, posts) -> [Scored]`; the
+newest few dozen posts of the viewer's feed, from whichever strategy, with their
+author and counts from the cache), the ranker gives each a score and the reasons
+for it, and the page is the candidates in score order; only the page's posts are
+then hydrated. A ranker is anything with `rank(viewer_id, posts) -> [Scored]`; the
 discovery module brings a learned one. Reasons are kept so a person (or a teacher)
 can ask why a post is where it is.
 
@@ -11,7 +12,7 @@ The default scores a post by its age, with a gentle boost for likes and comments
 (log-scaled, so a viral post does not bury everything): a "hot" formula in the
 spirit of Hacker News.
 
-Cost: one pass over the candidates (a few hundred), no I/O.
+Cost: one pass over the candidates (a few dozen), no I/O.
 """
 
 from __future__ import annotations
@@ -24,7 +25,15 @@ from typing import Protocol
 import msgspec
 
 from ..ids import created_ms
-from ..posts.service import PostView
+
+
+class Candidate(msgspec.Struct, frozen=True):
+    """What a ranker may look at: cheap facts from the cache, gathered before any hydration."""
+
+    post_id: int
+    author_id: int
+    like_count: int
+    comment_count: int
 
 
 class Scored(msgspec.Struct, frozen=True):
@@ -36,7 +45,7 @@ class Scored(msgspec.Struct, frozen=True):
 class Ranker(Protocol):
     name: str
 
-    def rank(self, viewer_id: int, posts: Sequence[PostView]) -> list[Scored]: ...
+    def rank(self, viewer_id: int, candidates: Sequence[Candidate]) -> list[Scored]: ...
 
 
 class RecencyRanker:
@@ -47,14 +56,14 @@ class RecencyRanker:
     def __init__(self, clock_ms=lambda: time.time_ns() // 1_000_000) -> None:
         self.clock_ms = clock_ms
 
-    def rank(self, viewer_id: int, posts: Sequence[PostView]) -> list[Scored]:
+    def rank(self, viewer_id: int, candidates: Sequence[Candidate]) -> list[Scored]:
         now = self.clock_ms()
         scored = []
-        for view in posts:
-            age_hours = max(0.0, (now - created_ms(view.record.id)) / 3_600_000)
-            engagement = 1 + math.log1p(view.like_count) + 2 * math.log1p(view.comment_count)
+        for candidate in candidates:
+            age_hours = max(0.0, (now - created_ms(candidate.post_id)) / 3_600_000)
+            engagement = 1 + math.log1p(candidate.like_count) + 2 * math.log1p(candidate.comment_count)
             freshness = 1 / (age_hours + 2) ** 1.5
             reasons = {"age_hours": round(age_hours, 2), "engagement": round(engagement, 3), "freshness": round(freshness, 5)}
-            scored.append(Scored(view.record.id, engagement * freshness, reasons))
+            scored.append(Scored(candidate.post_id, engagement * freshness, reasons))
         # Ties (same score) keep newest first, so the order is stable and explainable.
         return sorted(scored, key=lambda s: (-s.score, -s.post_id))

@@ -34,7 +34,7 @@ from ..stores.cache_base import CacheBackend
 from ..stores.counters import Counters
 from ..stores.meta import ShardedMeta
 from .fanout import FanoutWorker
-from .ranker import Ranker, RecencyRanker
+from .ranker import Candidate, Ranker, RecencyRanker
 from .celebrities import Celebrities
 from .sources import Followees, Sources, is_active
 from .timelines import NEWEST, Entry, PostLists, now_ms
@@ -114,17 +114,22 @@ class FeedService:
     # -- reading -------------------------------------------------------------------------
 
     async def page(self, viewer_id: int, *, reels: bool, order: str, cursor: str | None, limit: int) -> PostPage:
-        fetch, allowed = await self._fetcher(viewer_id, reels)
+        fetch, allowed, authors = await self._fetcher(viewer_id, reels)
         if order == "chronological":
             return await self.posts.visible_page(viewer_id, fetch, cursor, limit, known_visible=allowed)
         offset = _offset(cursor)
-        candidates = await fetch(NEWEST, RANK_WINDOW)
-        hydrated = await self.posts.hydrate(viewer_id, [post_id for _, post_id in candidates], known_visible=allowed)
-        views = {view.record.id: view for view in hydrated}
-        ranked = self.ranker.rank(viewer_id, list(views.values()))
-        chosen = ranked[offset : offset + limit]
+        entries = await fetch(NEWEST, RANK_WINDOW)
+        ids = [post_id for _, post_id in entries]
+        counts = await self.posts.counters.get_many(ids)
+        candidates = [
+            Candidate(post_id, authors[post_id], counts[post_id].get("likes", 0), counts[post_id].get("comments", 0))
+            for post_id in ids
+        ]
+        ranked = self.ranker.rank(viewer_id, candidates)
+        chosen = [s.post_id for s in ranked[offset : offset + limit]]
+        views = await self.posts.hydrate(viewer_id, chosen, known_visible=allowed)
         more = offset + limit < len(ranked)
-        return PostPage([views[s.post_id] for s in chosen], f"r{offset + limit}" if more else None)
+        return PostPage(views, f"r{offset + limit}" if more else None)
 
     async def _fetcher(self, viewer_id: int, reels: bool):
         followees, previous = await self.sources.followees(viewer_id)
@@ -138,22 +143,24 @@ class FeedService:
         await self.sources.ensure_authors(pulled)
         allowed = {viewer_id, *followees.ids}
         author_lists = self.sources.lists_for(reels)
+        authors: dict[int, int] = {}  # post id -> author id, of every entry fetch returned
 
         async def fetch(before: int, n: int) -> list[tuple[int, int]]:
             lists = [author_lists.page(author, before, n) for author in pulled]
             if self.strategy != "pull":
                 lists.append(timeline.page(viewer_id, before, n))
-            found: dict[int, None] = {}
+            found: dict[int, int] = {}
             for entry in heapq.merge(*lists, reverse=True):  # entries compare by post id first
                 if entry.author_id in allowed and entry.post_id not in found:
-                    found[entry.post_id] = None
+                    found[entry.post_id] = entry.author_id
                     if len(found) == n:
                         break
+            authors.update(found)
             return [(post_id, post_id) for post_id in found]
 
         # Whom the viewer follows (and themself) may be shown without another check: a
         # follow is approved for private accounts, and a block removes it.
-        return fetch, allowed
+        return fetch, allowed, authors
 
     def _split(self, followees: Followees) -> tuple[list[int], list[int]]:
         """(pushed, pulled) authors among the followees, under this strategy."""

@@ -44,6 +44,35 @@ class PostRecord(msgspec.Struct, array_like=True, frozen=True):
     media: list[MediaRecord]
 
 
+class PostCard(msgspec.Struct, array_like=True, frozen=True):
+    """A cached post read for showing: PostRecord's layout, with the media left encoded.
+
+    The same cache entry decodes as either; lists of posts use this one, so that the
+    media (the bulk of an entry: items, variants, URLs) is decoded only when its JSON
+    is not already at hand (see posts/views.py, EncodedMedia).
+    """
+
+    id: int
+    author_id: int
+    kind: str
+    caption: str
+    hashtags: list[str]
+    mention_ids: list[int]
+    edited_ms: int | None
+    media: msgspec.Raw
+
+
+_media_list = msgspec.msgpack.Decoder(list[MediaRecord]).decode
+
+
+def media_of(card: PostCard) -> list[MediaRecord]:
+    return _media_list(card.media)
+
+
+def as_card(record: PostRecord) -> PostCard:
+    return msgspec.msgpack.decode(msgspec.msgpack.encode(record), type=PostCard)
+
+
 def earlier_post(conn: sqlite3.Connection, author_id: int, idempotency_key: str) -> int | None:
     """The post that an earlier request with this key made, if any."""
     row = conn.execute(

@@ -52,7 +52,7 @@ class PostsController(Controller):
         view = await state.posts.create(
             request.user.id, data.caption, media_ids, data.kind, alt_texts_by_id(data.alt_texts), idempotency_key
         )
-        return post_out(view)
+        return post_out(view, status_code=201)
 
     @get("/{post_id:str}", summary="A post")
     async def read(self, post_id: PathId, request: Anyone, state: State) -> PostOut:

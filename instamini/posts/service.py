@@ -43,7 +43,7 @@ from ..stores.cache_base import CacheBackend, CacheTable
 from ..stores.counters import Counters, bump
 from ..stores.meta import ShardedMeta
 from . import records, text
-from .records import PostRecord
+from .records import PostCard, PostRecord, as_card
 from .reactions import LIKE, SAVE, ViewerFlags
 
 KINDS = ("post", "reel")
@@ -56,7 +56,7 @@ MAX_PAGE_ROUNDS = 5
 class PostView(msgspec.Struct, frozen=True):
     """A post as one viewer sees it."""
 
-    record: PostRecord
+    record: PostCard
     author: UserRecord
     mentions: list[str]
     like_count: int
@@ -107,6 +107,7 @@ class PostsService:
         self.meta, self.ids, self.accounts, self.graph = meta, ids, accounts, graph
         self.counters, self.blobs, self.config, self.emit = counters, blobs, config, emit
         self.post_cache: CacheTable[PostRecord] = CacheTable(cache, "posts", PostRecord)
+        self.card_cache: CacheTable[PostCard] = CacheTable(cache, "posts", PostCard)  # the same entries, media left encoded
         self.flags = ViewerFlags(meta, cache)
         # Later modules append here at their start (the feed: its fan-out outbox row).
         self.in_create_transaction: list[CreateHook] = list(in_create_transaction)
@@ -123,6 +124,16 @@ class PostsService:
         # An id from a URL may name a shard that this data directory does not have.
         known = [post_id for post_id in post_ids if shard_of(post_id) < self.meta.shard_count]
         return await self.post_cache.get_or_load(known, lambda missing: records.load_posts(self.meta, missing))
+
+    async def load_cards(self, post_ids: Iterable[int]) -> dict[int, PostCard]:
+        """Posts for showing (media still encoded), cached; missing ones are left out."""
+        known = [post_id for post_id in post_ids if shard_of(post_id) < self.meta.shard_count]
+
+        async def load(missing: list[int]) -> dict[int, PostCard]:
+            loaded = await records.load_posts(self.meta, missing)
+            return {post_id: as_card(record) for post_id, record in loaded.items()}
+
+        return await self.card_cache.get_or_load(known, load)
 
     async def _visible_authors(self, viewer_id: int | None, authors: Iterable[UserRecord]) -> set[int]:
         """The ids of those whose content the viewer may see: not blocked either way, and
@@ -154,7 +165,7 @@ class PostsService:
         `known_visible`: authors the caller knows the viewer may see (the feed: whom they
         follow, which excludes blocks); their relationship is not looked up again.
         """
-        records = await self.load_records(post_ids)
+        records = await self.load_cards(post_ids)
         author_ids = {record.author_id for record in records.values()}
         mentioned_ids = {user_id for record in records.values() for user_id in record.mention_ids}
         users = await self.accounts.get_users(author_ids | mentioned_ids)

@@ -12,8 +12,8 @@ from ..graph.schemas import UserSummary
 from ..ids import created_at_iso, iso_from_ms, parse_id
 from ..media.schemas import media_out
 from .comments import CommentPage, CommentView
-from .schemas import CommentList, CommentOut, PostOut
-from .records import PostRecord
+from .records import PostCard, media_of
+from .schemas import CommentList, CommentOut
 from .service import PostPage, PostView
 
 
@@ -27,25 +27,6 @@ def id_in_path(text: str, what: str) -> int:
 
 def optional_id(value: int | None) -> str | None:
     return None if value is None else str(value)
-
-
-def post_out(view: PostView) -> PostOut:
-    record = view.record
-    return PostOut(
-        id=str(record.id),
-        author=user_summary(view.author),
-        kind=record.kind,
-        caption=record.caption,
-        hashtags=record.hashtags,
-        mentions=view.mentions,
-        media=[media_out(item) for item in record.media],
-        like_count=view.like_count,
-        comment_count=view.comment_count,
-        liked=view.liked,
-        saved=view.saved,
-        created_at=created_at_iso(record.id),
-        edited_at=None if record.edited_ms is None else iso_from_ms(record.edited_ms),
-    )
 
 
 class _PostJson(msgspec.Struct):
@@ -84,48 +65,49 @@ class EncodedMedia:
         self.max_posts = max_posts
         self._json: dict[tuple[int, int], bytes] = {}
 
-    def of(self, record: PostRecord) -> msgspec.Raw:
-        key = (record.id, record.edited_ms or 0)
+    def of(self, card: PostCard) -> msgspec.Raw:
+        key = (card.id, card.edited_ms or 0)
         encoded = self._json.get(key)
         if encoded is None:
             if len(self._json) >= self.max_posts:
                 self._json.clear()
-            encoded = self._json[key] = msgspec.json.encode([media_out(item) for item in record.media])
+            encoded = self._json[key] = msgspec.json.encode([media_out(item) for item in media_of(card)])
         return msgspec.Raw(encoded)
 
 
 ENCODED_MEDIA = EncodedMedia()
 
 
+def _post_json(view: PostView) -> _PostJson:
+    card = view.record
+    return _PostJson(
+        id=str(card.id),
+        author=user_summary(view.author),
+        kind=card.kind,
+        caption=card.caption,
+        hashtags=card.hashtags,
+        mentions=view.mentions,
+        media=ENCODED_MEDIA.of(card),
+        like_count=view.like_count,
+        comment_count=view.comment_count,
+        liked=view.liked,
+        saved=view.saved,
+        created_at=created_at_iso(card.id),
+        edited_at=None if card.edited_ms is None else iso_from_ms(card.edited_ms),
+    )
+
+
+# Handlers keep PostOut / PostList as their declared return types, which is what
+# OpenAPI shows; the bytes are these, made from pre-encoded media lists.
+
+
+def post_out(view: PostView, status_code: int = 200) -> Response:
+    return Response(msgspec.json.encode(_post_json(view)), media_type=MediaType.JSON, status_code=status_code)
+
+
 def post_list(page: PostPage) -> Response:
-    """A page of posts as PostList JSON, built from pre-encoded media lists (see EncodedMedia).
-
-    Handlers keep `PostList` as their declared return type, which is what OpenAPI shows.
-    """
-    items = []
-    for view in page.posts:
-        record = view.record
-        items.append(
-            _PostJson(
-                id=str(record.id),
-                author=user_summary(view.author),
-                kind=record.kind,
-                caption=record.caption,
-                hashtags=record.hashtags,
-                mentions=view.mentions,
-                media=ENCODED_MEDIA.of(record),
-                like_count=view.like_count,
-                comment_count=view.comment_count,
-                liked=view.liked,
-                saved=view.saved,
-                created_at=created_at_iso(record.id),
-                edited_at=None if record.edited_ms is None else iso_from_ms(record.edited_ms),
-            )
-        )
-    body = msgspec.json.encode(_PostListJson(items=items, next_cursor=page.next_cursor))
-    return Response(body, media_type=MediaType.JSON)
-
-
+    body = _PostListJson(items=[_post_json(view) for view in page.posts], next_cursor=page.next_cursor)
+    return Response(msgspec.json.encode(body), media_type=MediaType.JSON)
 def comment_out(view: CommentView) -> CommentOut:
     record = view.record
     return CommentOut(
