@@ -26,11 +26,12 @@ from .module import Module
 from .plugin_host import PluginHost
 from .plugins import load_plugins
 from .posts.plugin import PostsModule
+from .realtime.plugin import RealtimeModule
 from .stores.plugin import StoresPlugin
 from .system.plugin import SystemModule
 
 # In dependency order: a module may use the services of those before it.
-MODULES: list[type[Module]] = [SystemModule, AccountsModule, GraphModule, MediaModule, PostsModule, FeedModule]
+MODULES: list[type[Module]] = [SystemModule, AccountsModule, GraphModule, MediaModule, PostsModule, FeedModule, RealtimeModule]
 
 
 def create_app(config: Config | None = None) -> Litestar:

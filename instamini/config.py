@@ -46,6 +46,9 @@ class ModulesConfig(_Section):
     media: bool = True
     posts: bool = True
     feed: bool = True
+    realtime: bool = True
+    messages: bool = True
+    notifications: bool = True
     system: bool = True
 
 
@@ -128,6 +131,24 @@ class FeedConfig(_Section):
     background_jobs: bool = True
 
 
+class RealtimeConfig(_Section):
+    max_frame_bytes: Annotated[int, Meta(ge=256)] = 16 * 1024
+    send_queue_frames: Positive = 256
+    frames_per_second: Positive = 20
+    frame_burst: Positive = 40
+    heartbeat_seconds: Positive = 25
+    idle_timeout_seconds: Positive = 75
+
+
+class MessagesConfig(_Section):
+    max_participants: Annotated[int, Meta(ge=2, le=32)] = 32
+    max_text_chars: Annotated[int, Meta(ge=1, le=2000)] = 2000
+
+
+class NotificationsConfig(_Section):
+    group_window_hours: Positive = 24
+
+
 class PluginsConfig(_Section):
     dirs: list[str] = field(default_factory=lambda: ["plugins"])
     entry_points: bool = True
@@ -144,6 +165,9 @@ class Config(_Section):
     media: MediaConfig = field(default_factory=MediaConfig)
     posts: PostsConfig = field(default_factory=PostsConfig)
     feed: FeedConfig = field(default_factory=FeedConfig)
+    realtime: RealtimeConfig = field(default_factory=RealtimeConfig)
+    messages: MessagesConfig = field(default_factory=MessagesConfig)
+    notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
     plugins: PluginsConfig = field(default_factory=PluginsConfig)
 
     @property
@@ -157,6 +181,9 @@ MODULE_REQUIRES = {
     "media": ("accounts",),
     "posts": ("accounts", "graph", "media"),
     "feed": ("posts",),
+    "realtime": ("accounts",),
+    "messages": ("realtime", "graph", "posts"),
+    "notifications": ("realtime", "posts"),
 }
 
 

@@ -103,6 +103,9 @@ class AccountsService:
         # Set by the media module: `check(conn, user_id, media_id)` raises unless the id
         # names a ready image of the user's. Without media, no id can be an avatar.
         self.avatar_check: Callable[[sqlite3.Connection, int, int], None] | None = None
+        # Called with (user_id, token digest) right after a logout commits: the realtime
+        # module closes the sockets opened with that session.
+        self.on_logout: list[Callable[[int, bytes], None]] = []
 
     # -- registration and sessions ---------------------------------------------------
 
@@ -198,6 +201,8 @@ class AccountsService:
             self._session_shard(digest), lambda conn: conn.execute("DELETE FROM sessions WHERE token_hash = ?", (digest,))
         )
         self.sessions.delete(digest)
+        for callback in self.on_logout:
+            callback(user_id, digest)
         self.emit("session.revoked", user_id=user_id)
 
     # -- users -----------------------------------------------------------------------
