@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from ..ids import group_by_shard
 from ..stores.counters import Counters
 from ..stores.meta import ShardedMeta
 
@@ -52,9 +53,14 @@ class Celebrities:
         task.add_done_callback(self._tasks.discard)
 
     async def recheck(self, *user_ids: int) -> None:
-        counts = await self.counters.get_many(user_ids)
+        # Straight from SQLite, not through the counters cache: this runs beside the very
+        # writes that change these counts, and must not put a value read mid-change there.
+        rows = await self.meta.read_by_shard(
+            "SELECT object_id, value FROM counters WHERE name = 'followers' AND object_id IN ({ids})", group_by_shard(user_ids)
+        )
+        counts = {row[0]: row[1] for row in rows}
         for user_id in user_ids:
-            followers = counts.get(user_id, {}).get("followers", 0)
+            followers = counts.get(user_id, 0)
             if user_id not in self.ids and followers > self.threshold:
                 self.ids = self.ids | {user_id}
             elif user_id in self.ids and followers < self.threshold * LEAVE_BELOW:

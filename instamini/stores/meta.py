@@ -267,12 +267,15 @@ class ShardedMeta:
         return await self.shards[shard].writer.submit(job)
 
     async def read(self, shard: int, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self.shards[shard].reader.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        # One trip to the reader thread that runs the statement to its end. A statement
+        # left open between trips (execute, then fetch) keeps the connection's read
+        # snapshot: another read interleaved on the same connection would then see data
+        # older than writes already acknowledged, and could put it in the cache.
+        return list(await self.shards[shard].reader.execute_fetchall(sql, params))
 
     async def read_one(self, shard: int, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        async with self.shards[shard].reader.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        rows = await self.read(shard, sql, params)
+        return rows[0] if rows else None
 
     async def read_by_shard(self, sql_for_ids: str, ids_by_shard: Mapping[int, Sequence[int]]) -> list[sqlite3.Row]:
         """One query per shard for a batch of ids: `sql_for_ids` has one `{ids}` placeholder."""
