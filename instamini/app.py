@@ -22,7 +22,9 @@ from .errors import InstaminiError, error_response, too_deep_response, validatio
 from .feed.plugin import FeedModule
 from .graph.plugin import GraphModule
 from .media.plugin import MediaModule
+from .messages.plugin import MessagesModule
 from .module import Module
+from .notifications.plugin import NotificationsModule
 from .plugin_host import PluginHost
 from .plugins import load_plugins
 from .posts.plugin import PostsModule
@@ -31,7 +33,17 @@ from .stores.plugin import StoresPlugin
 from .system.plugin import SystemModule
 
 # In dependency order: a module may use the services of those before it.
-MODULES: list[type[Module]] = [SystemModule, AccountsModule, GraphModule, MediaModule, PostsModule, FeedModule, RealtimeModule]
+MODULES: list[type[Module]] = [
+    SystemModule,
+    AccountsModule,
+    GraphModule,
+    MediaModule,
+    PostsModule,
+    FeedModule,
+    RealtimeModule,
+    MessagesModule,
+    NotificationsModule,
+]
 
 
 def create_app(config: Config | None = None) -> Litestar:

@@ -39,4 +39,7 @@ EVENTS: dict[str, str] = {
     "(reply_to: the id of the comment it answers, or None)",
     "comment.deleted": "comment_id, post_id, post_author_id, author_id, removed: a comment was deleted "
     "(removed: how many went, its replies included)",
+    "message.sent": "message_id, thread_id, sender_id, recipient_ids: a message is stored (recipient_ids: the "
+    "participants it was delivered to, not the sender, nor anyone a block hides it from)",
+    "message.read": "thread_id, user_id, message_id: user_id read the thread up to message_id (only when it moved)",
 }

@@ -91,9 +91,14 @@ def assert_error(response, status: int, *fragments: str) -> dict:
 async def snapshot(client, tables: dict[str, str] = TABLES) -> dict:
     """Every row of the tables (by default the accounts/graph ones) on every shard: to
     assert that nothing changed."""
-    meta = state_of(client).meta
+    state = state_of(client)
+    meta = state.meta
 
     async def read() -> dict:
+        # Notifications are written after the response, by listeners (the unread counters
+        # are in `counters`): wait for those of earlier requests, so only this request counts.
+        if state.get("notifications") is not None:
+            await state.notifications.settle()
         result = {}
         for table, sql in tables.items():
             rows = []
