@@ -19,11 +19,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="config file (default: $INSTAMINI_CONFIG or ./config.toml)")
     serve.add_argument("--reload", action="store_true", help="restart on changes to code, plugins or config")
     bench = commands.add_parser("bench", help="measure throughput of a running or fresh server")
-    bench.add_argument("scenario", nargs="?", default="foundation", choices=["foundation", "media", "feed"])
-    bench.add_argument("--seconds", type=float, default=5.0, help="length of each measured phase")
+    bench.add_argument("scenario", nargs="?", default="foundation", choices=["foundation", "media", "feed", "realtime"])
+    bench.add_argument("--seconds", type=float, help="length of each measured phase (default 5; realtime: 10)")
     bench.add_argument("--out", help="write the JSON report here")
     bench.add_argument("--config", help="config file for the server under test")
     _feed_bench_options(bench)
+    _realtime_bench_options(bench)
     demo = commands.add_parser("demo", help="seed an empty instance with a realistic synthetic network (server stopped)")
     demo.add_argument("--users", type=int, required=True, help="how many accounts (a few celebrities among them)")
     demo.add_argument("--data-dir", help="the data directory to seed (default from config: ./data)")
@@ -39,13 +40,18 @@ def _parser() -> argparse.ArgumentParser:
 
 FEED_OPTIONS = ("users", "rate", "strategy", "url", "tokens", "media", "seed", "arrivals", "warmup", "closed_seconds",
                 "celebrity_threshold")
+REALTIME_OPTIONS = ("users", "sockets", "rate", "seed", "arrivals", "likes", "hold")
+SCENARIO_OPTIONS = {"feed": FEED_OPTIONS, "realtime": REALTIME_OPTIONS}
+SCENARIO_SECONDS = {"realtime": 10.0}  # --seconds when not given; 5 for the others
 
 
 def _feed_bench_options(bench: argparse.ArgumentParser) -> None:
     """The feed scenario's own options; each defaults to None so that run() keeps its defaults."""
     feed = bench.add_argument_group("feed scenario (open-loop mix: 60% feed reads, 30% profile grids, 10% posts)")
-    feed.add_argument("--users", type=int, help="people to seed (default 2000)")
-    feed.add_argument("--rate", type=float, help="requests per second offered, whatever the answers (default 1000)")
+    feed.add_argument("--users", type=int, help="people to seed (default 2000; realtime too)")
+    feed.add_argument(
+        "--rate", type=float, help="requests per second offered, whatever the answers (default 1000; realtime: messages/s, 2000)"
+    )
     feed.add_argument("--strategy", help="comma-separated feed strategies to run in turn (default push,pull,hybrid)")
     feed.add_argument("--url", help="measure this running server instead of a freshly seeded one (needs --tokens)")
     feed.add_argument("--tokens", help="with --url: JSON {username: session token}, as `demo --tokens-out` writes")
@@ -55,6 +61,14 @@ def _feed_bench_options(bench: argparse.ArgumentParser) -> None:
     feed.add_argument("--warmup", type=float, help="seconds of reads before each measured phase (default 2)")
     feed.add_argument("--closed-seconds", type=float, help="length of each wrk phase (default min(seconds, 5))")
     feed.add_argument("--celebrity-threshold", type=int, help="hybrid pulls accounts above this (default: top 0.1%%)")
+
+
+def _realtime_bench_options(bench: argparse.ArgumentParser) -> None:
+    """The realtime scenario's own options (it shares --users, --rate, --seed and --arrivals with feed)."""
+    realtime = bench.add_argument_group("realtime scenario (sockets held open, message delivery, like -> notification)")
+    realtime.add_argument("--sockets", type=int, help="sockets to open and hold on the one server (default 10000)")
+    realtime.add_argument("--likes", type=int, help="likes timed to their notification frame (default 200)")
+    realtime.add_argument("--hold", type=float, help="seconds to hold the sockets open, answering pings (default 10)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,13 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     if options.command == "bench":
         from .bench import run_bench
 
-        scenario_options = {name: getattr(options, name) for name in FEED_OPTIONS if getattr(options, name) is not None}
-        if scenario_options and options.scenario != "feed":
-            print(f"instamini: bench {options.scenario} takes no {', '.join(scenario_options)}", file=sys.stderr)
+        given = {name for names in SCENARIO_OPTIONS.values() for name in names if getattr(options, name) is not None}
+        if refused := sorted(given - set(SCENARIO_OPTIONS.get(options.scenario, ()))):
+            print(f"instamini: bench {options.scenario} takes no {', '.join(refused)}", file=sys.stderr)
             return 2
-        return run_bench(
-            config, scenario=options.scenario, seconds=options.seconds, out=options.out, options=scenario_options
-        )
+        seconds = options.seconds if options.seconds is not None else SCENARIO_SECONDS.get(options.scenario, 5.0)
+        scenario_options = {name: getattr(options, name) for name in given}
+        return run_bench(config, scenario=options.scenario, seconds=seconds, out=options.out, options=scenario_options)
     data_dir = str(Path(options.data_dir).resolve()) if options.data_dir else None
     if options.command == "demo":
         from .demo import DemoOptions, run_demo

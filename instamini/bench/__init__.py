@@ -15,10 +15,10 @@ from ..config import Config
 
 
 def run_bench(config: Config, *, scenario: str, seconds: float, out: str | None, options: dict | None = None) -> int:
-    """`options` are the scenario's own keyword arguments (only the feed scenario has any)."""
-    from . import feed, foundation, media
+    """`options` are the scenario's own keyword arguments (the feed and realtime scenarios have some)."""
+    from . import feed, foundation, media, realtime
 
-    scenarios = {"foundation": foundation.run, "media": media.run, "feed": feed.run}
+    scenarios = {"foundation": foundation.run, "media": media.run, "feed": feed.run, "realtime": realtime.run}
     report = scenarios[scenario](seconds, **(options or {}))
     text = msgspec.json.format(msgspec.json.encode(report), indent=2)
     print(text.decode())
