@@ -33,6 +33,12 @@ class StoresCollector:
             yield CounterMetricFamily("instamini_media_worker_crashes", "Worker processes that died mid-job", stats["crashes"])
             yield CounterMetricFamily("instamini_media_worker_timeouts", "Jobs killed for running over time", stats["timeouts"])
             yield GaugeMetricFamily("instamini_media_worker_peak_rss_kb", "Largest resident memory a worker reported", stats["peak_rss_kb"])
+        hub = self.state.get("hub")
+        if hub is not None:
+            yield GaugeMetricFamily("instamini_ws_connections", "Open websocket connections", hub.connections())
+            yield GaugeMetricFamily("instamini_ws_users_online", "People with at least one open socket", hub.users_online())
+            yield CounterMetricFamily("instamini_ws_frames_pushed", "Frames queued for sockets by the hub", hub.delivered)
+            yield CounterMetricFamily("instamini_ws_slow_readers_closed", "Frames that found a full send queue", hub.dropped_slow)
         feed = self.state.get("feed")
         if feed is not None:
             yield from feed_metrics(feed)

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar, get
 from litestar.config.app import AppConfig
+from litestar.enums import ScopeType
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from prometheus_client import REGISTRY
 
@@ -29,7 +30,9 @@ class SystemModule(Module):
     name = "system"
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        prometheus = PrometheusConfig(app_name="instamini", prefix="instamini", group_path=True)
+        # HTTP only: on a websocket the middleware wraps every frame sent, for a figure
+        # (one long "request") that says nothing; sockets are counted by the hub instead.
+        prometheus = PrometheusConfig(app_name="instamini", prefix="instamini", group_path=True, scopes={ScopeType.HTTP})
         app_config.middleware.append(prometheus.middleware)
         app_config.route_handlers.extend([healthz, PrometheusController])
         app_config.lifespan.append(self.lifespan)

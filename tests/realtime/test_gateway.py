@@ -111,3 +111,11 @@ async def test_logging_out_closes_that_sessions_sockets(client, alice):
         assert client.app.state.hub.connections(int(alice.id)) == 1  # it left the hub before closing
         second_device.send_text('{"type": "ping"}')
         assert second_device.receive_json() == {"type": "pong"}
+
+
+async def test_metrics_count_open_sockets(client, alice):
+    with await ws(client, alice) as socket:
+        socket.send_text('{"type": "ping"}')
+        socket.receive_json()
+        text = (await client.get("/metrics")).text
+        assert "instamini_ws_connections 1.0" in text and "instamini_ws_users_online 1.0" in text
