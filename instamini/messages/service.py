@@ -178,17 +178,22 @@ class MessagesService(ThreadReader):
             raise InvalidInput(f"media_id: {media_id} is not one of your uploads")  # it would live on their shard
         recipients = [member for member in card.member_ids if member not in hidden]
         async with _lock(self._thread_locks, thread_id):
-            record = await self._store(card, sender_id, text, media_id, post_id, recipients)
+            record, staged = await self._store(card, sender_id, text, media_id, post_id, recipients)
         view = MessageView(record, await self.accounts.get_user(sender_id), preview)
+        # The message is durable on the thread's shard: push it now, and only then write
+        # the members' thread-list rows on their shards (their outbox covers a crash). The
+        # sender's answer still waits for them, so their own list is current when it comes.
         await self._push_message(view, recipients, skip_socket)
+        await self._deliver(shard_of(thread_id), staged)
         others = [member for member in recipients if member != sender_id]
         self.emit("message.sent", message_id=record.id, thread_id=thread_id, sender_id=sender_id, recipient_ids=others)
         return view
 
     async def _store(
         self, card: ThreadCard, sender_id: int, text: str, media_id: int | None, post_id: int | None, recipients: list[int]
-    ) -> MessageRecord:
-        """One transaction on the thread's shard (the photo's claim too, when it lives there)."""
+    ) -> tuple[MessageRecord, object]:
+        """One transaction on the thread's shard (the photo's claim too, when it lives there);
+        returns the message and the members' index rows staged for their shards."""
         shard, sender_shard = shard_of(card.id), shard_of(sender_id)
         message_id = self.ids.next_id(shard)
         claimed = None
@@ -210,8 +215,7 @@ class MessagesService(ThreadReader):
             if claimed is not None:  # the photo was claimed on another shard for nothing
                 await self.meta.write(sender_shard, lambda conn: attachments.release(conn, media_id, message_id))
             raise
-        await self._deliver(shard, staged)
-        return record
+        return record, staged
 
     async def _shareable(self, sender_id: int, post_id: int) -> PostPreview:
         """The post's preview if the sender may see it; NotFound otherwise."""
