@@ -119,3 +119,28 @@ async def test_metrics_count_open_sockets(client, alice):
         socket.receive_json()
         text = (await client.get("/metrics")).text
         assert "instamini_ws_connections 1.0" in text and "instamini_ws_users_online 1.0" in text
+
+
+async def test_a_socket_whose_queue_overflows_is_closed_1008_and_others_are_not(tmp_path):
+    config = make_config(tmp_path / "data")
+    realtime = msgspec.structs.replace(config.realtime, send_queue_frames=2)
+    async with AsyncTestClient(create_app(msgspec.structs.replace(config, realtime=realtime))) as client:
+        alice, bob = await register(client, "alice"), await register(client, "bob")
+        with await ws(client, alice) as slow, await ws(client, bob) as fine:
+            for socket in (slow, fine):
+                socket.send_text('{"type": "ping"}')
+                socket.receive_json()
+            burst = [frames.encode("notification", n=i) for i in range(5)]
+
+            def publish_burst() -> None:  # all at once, before the writer can send any
+                for frame in burst:
+                    client.app.state.hub.publish([int(alice.id)], frame)
+                client.app.state.hub.publish([int(bob.id)], frames.encode("notification", n="bob"))
+
+            sync_in_app(client, publish_burst)
+            with pytest.raises(WebSocketDisconnect) as raised:
+                while True:
+                    slow.receive_json()
+            assert raised.value.code == 1008
+            assert fine.receive_json() == {"type": "notification", "n": "bob"}
+            assert client.app.state.hub.dropped_slow == 3
