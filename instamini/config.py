@@ -49,6 +49,8 @@ class ModulesConfig(_Section):
     realtime: bool = True
     messages: bool = True
     notifications: bool = True
+    stories: bool = True
+    search: bool = True
     system: bool = True
 
 
@@ -149,6 +151,16 @@ class NotificationsConfig(_Section):
     group_window_hours: Positive = 24
 
 
+class StoriesConfig(_Section):
+    lifetime_hours: Annotated[int, Meta(ge=1, le=168)] = 24
+    tray_size: Annotated[int, Meta(ge=1, le=500)] = 100
+
+
+class SearchConfig(_Section):
+    max_query_chars: Annotated[int, Meta(ge=1, le=200)] = 64
+    results_per_kind: Annotated[int, Meta(ge=1, le=50)] = 10
+
+
 class PluginsConfig(_Section):
     dirs: list[str] = field(default_factory=lambda: ["plugins"])
     entry_points: bool = True
@@ -168,6 +180,8 @@ class Config(_Section):
     realtime: RealtimeConfig = field(default_factory=RealtimeConfig)
     messages: MessagesConfig = field(default_factory=MessagesConfig)
     notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
+    stories: StoriesConfig = field(default_factory=StoriesConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
     plugins: PluginsConfig = field(default_factory=PluginsConfig)
 
     @property
@@ -184,6 +198,8 @@ MODULE_REQUIRES = {
     "realtime": ("accounts",),
     "messages": ("realtime", "graph", "posts"),
     "notifications": ("realtime", "posts"),
+    "stories": ("media", "graph"),
+    "search": ("posts",),
 }
 
 
