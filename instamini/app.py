@@ -30,7 +30,9 @@ from .plugin_host import PluginHost
 from .plugins import load_plugins
 from .posts.plugin import PostsModule
 from .realtime.plugin import RealtimeModule
+from .search.plugin import SearchModule
 from .stores.plugin import StoresPlugin
+from .stories.plugin import StoriesModule
 from .system.plugin import SystemModule
 
 # In dependency order: a module may use the services of those before it.
@@ -44,6 +46,8 @@ MODULES: list[type[Module]] = [
     RealtimeModule,
     MessagesModule,
     NotificationsModule,
+    StoriesModule,
+    SearchModule,
 ]
 
 

@@ -42,4 +42,6 @@ EVENTS: dict[str, str] = {
     "message.sent": "message_id, thread_id, sender_id, recipient_ids: a message is stored (recipient_ids: the "
     "participants it was delivered to, not the sender, nor anyone a block hides it from)",
     "message.read": "thread_id, user_id, message_id: user_id read the thread up to message_id (only when it moved)",
+    "story.posted": "story_id, author_id: a story was shared (it expires after [stories] lifetime_hours)",
+    "story.seen": "story_id, author_id, viewer_id: viewer_id saw a story for the first time",
 }

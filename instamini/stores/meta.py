@@ -97,7 +97,19 @@ def apply_migrations(conn: sqlite3.Connection, migrations: Migrations) -> None:
 
 def _split_sql(script: str) -> list[str]:
     # executescript() would COMMIT on its own; splitting keeps each migration in one transaction.
-    return [statement.strip() for statement in script.split(";") if statement.strip()]
+    # A ';' ends a statement only where SQLite says the statement is complete, so a
+    # CREATE TRIGGER keeps the ';'s of its BEGIN ... END body (and a string its own).
+    statements, pending = [], []
+    for piece in script.split(";"):
+        pending.append(piece)
+        text = ";".join(pending)
+        if sqlite3.complete_statement(text + ";"):
+            if text.strip():
+                statements.append(text.strip())
+            pending = []
+    if ";".join(pending).strip():
+        statements.append(";".join(pending).strip())
+    return statements
 
 
 class ShardWriter:

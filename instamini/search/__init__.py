@@ -1,0 +1,1 @@
+"""Search: people and hashtags by what someone types, and the posts of a hashtag."""

@@ -1,0 +1,34 @@
+"""The search module: `state.search` (SearchService) and its routes.
+
+Its tables and the triggers that keep them in step are created by its migration
+(migrations.py); it needs the accounts and posts modules, which start before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.app import AppConfig
+
+from ..module import Module
+from .migrations import MIGRATIONS
+from .routes import ROUTES
+from .service import SearchService
+
+
+class SearchModule(Module):
+    name = "search"
+    migrations = MIGRATIONS
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.route_handlers.extend(ROUTES)
+        app_config.lifespan.append(self.lifespan)
+        return app_config
+
+    @asynccontextmanager
+    async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        state = app.state
+        state.search = SearchService(state.meta, state.accounts, state.counters, state.posts, self.config.search)
+        yield

@@ -1,0 +1,1 @@
+"""Stories: photos and videos that disappear after `[stories] lifetime_hours`."""

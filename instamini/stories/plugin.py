@@ -1,0 +1,42 @@
+"""The stories module: photos and videos that expire, the tray, seen marks and viewers.
+
+It builds `state.stories` (StoriesService). Its janitor runs in the background when
+`[media] background_jobs` is true (the media janitor's switch: both let go of
+media; the tests turn it off and call `state.stories.run_once()`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from litestar import Litestar
+from litestar.config.app import AppConfig
+
+from ..module import Module
+from .migrations import MIGRATIONS
+from .routes import ROUTES
+from .service import StoriesService
+
+
+class StoriesModule(Module):
+    name = "stories"
+    migrations = MIGRATIONS
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.route_handlers.extend(ROUTES)
+        app_config.lifespan.append(self.lifespan)
+        return app_config
+
+    @asynccontextmanager
+    async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        state = app.state
+        stories = state.stories = StoriesService(
+            state.meta, state.ids, state.accounts, state.graph, state.blobs, self.config.stories, app.emit
+        )
+        async with anyio.create_task_group() as background:
+            if self.config.media.background_jobs:
+                background.start_soon(stories.run_forever)
+            yield
+            background.cancel_scope.cancel()
