@@ -20,6 +20,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from .accounts.plugin import AccountsModule
 from .config import Config
 from .errors import InstaminiError, error_response, too_deep_response, validation_response
+from .explore.plugin import ExploreModule
 from .feed.plugin import FeedModule
 from .graph.plugin import GraphModule
 from .media.plugin import MediaModule
@@ -48,6 +49,7 @@ MODULES: list[type[Module]] = [
     NotificationsModule,
     StoriesModule,
     SearchModule,
+    ExploreModule,
 ]
 
 

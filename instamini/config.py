@@ -51,6 +51,7 @@ class ModulesConfig(_Section):
     notifications: bool = True
     stories: bool = True
     search: bool = True
+    explore: bool = True
     system: bool = True
 
 
@@ -200,6 +201,7 @@ MODULE_REQUIRES = {
     "notifications": ("realtime", "posts"),
     "stories": ("media", "graph"),
     "search": ("posts",),
+    "explore": ("feed",),
 }
 
 

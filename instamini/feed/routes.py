@@ -1,4 +1,4 @@
-"""HTTP handlers of the feed module: the home feed and the reels feed."""
+"""HTTP handlers of the feed module: the home feed, the reels feed, and why a post is ranked where it is."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from litestar.params import Parameter
 
 from ..accounts.auth import Viewer, logged_in
 from ..graph.routes import Limit
+from ..posts.routes import PathId
 from ..posts.schemas import PostList
-from ..posts.views import post_list
+from ..posts.views import id_in_path, post_list
 
 Order = Annotated[Literal["ranked", "chronological"], Parameter(description="ranked (the default) or chronological")]
 Cursor = Annotated[str | None, Parameter(max_length=24, description="next_cursor from the previous page")]
@@ -31,4 +32,12 @@ async def reels_feed(
     return post_list(await state.feed.page(request.user.id, reels=True, order=order, cursor=cursor, limit=limit))
 
 
-ROUTES = [home_feed, reels_feed]
+@get(
+    "/api/v1/feed/explain/{post_id:str}", tags=["feed"], summary="Why the ranker placed a post where it did in your feed",
+    guards=[logged_in],
+)
+async def explain(request: Request[Viewer, str, State], state: State, post_id: PathId) -> dict:
+    return await state.feed.explain(request.user.id, id_in_path(post_id, "post"))
+
+
+ROUTES = [home_feed, reels_feed, explain]

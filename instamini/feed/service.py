@@ -21,6 +21,7 @@ hybrid, 1 + followees under pull) and the page's hydration, all LMDB reads.
 from __future__ import annotations
 
 import heapq
+import math
 import sqlite3
 from itertools import islice
 
@@ -130,6 +131,34 @@ class FeedService:
         views = await self.posts.hydrate(viewer_id, chosen, known_visible=allowed)
         more = offset + limit < len(ranked)
         return PostPage(views, f"r{offset + limit}" if more else None)
+
+    async def explain(self, viewer_id: int, post_id: int) -> dict:
+        """Why the ranker puts a post where it is in the viewer's ranked home feed: its
+        features and, for the recency ranker, each term's share of the score. The window
+        is the one `page` ranks; a visible post outside it is scored beside it, with no
+        position. A post the viewer may not see: NotFound."""
+        record = await self.posts.visible_post(viewer_id, post_id)
+        fetch, _, authors = await self._fetcher(viewer_id, False)
+        ids = [entry_id for _, entry_id in await fetch(NEWEST, RANK_WINDOW)]
+        in_window = post_id in ids
+        counts = await self.posts.counters.get_many([*ids, post_id])
+        author_of = authors | {post_id: record.author_id}
+
+        def candidate(i: int) -> Candidate:
+            return Candidate(i, author_of[i], counts[i].get("likes", 0), counts[i].get("comments", 0))
+
+        ranked = self.ranker.rank(viewer_id, [candidate(i) for i in (ids if in_window else [*ids, post_id])])
+        position = next(n for n, scored in enumerate(ranked) if scored.post_id == post_id)
+        mine, facts = ranked[position], candidate(post_id)
+        features = {**mine.reasons, "likes": facts.like_count, "comments": facts.comment_count}
+        return {
+            "post_id": str(post_id),
+            "ranker": self.ranker.name,
+            "score": mine.score,
+            "position": position if in_window else None,
+            "features": features,
+            "contributions": _contributions(self.ranker.name, mine.score, facts),
+        }
 
     async def _fetcher(self, viewer_id: int, reels: bool):
         followees, previous = await self.sources.followees(viewer_id)
@@ -262,3 +291,13 @@ def _offset(cursor: str | None) -> int:
     if not cursor.startswith("r") or not cursor[1:].isdigit() or len(cursor) > 8:
         raise InvalidInput("cursor is not one this server gave out")
     return int(cursor[1:])
+
+
+def _contributions(ranker: str, score: float, facts: Candidate) -> dict[str, float]:
+    """The recency score is (1 + log1p(likes) + 2·log1p(comments)) x freshness: each term
+    times freshness is its additive share of the score. Other rankers: none known."""
+    if ranker != "recency":
+        return {}
+    terms = {"base": 1.0, "likes": math.log1p(facts.like_count), "comments": 2 * math.log1p(facts.comment_count)}
+    freshness = score / sum(terms.values())
+    return {name: term * freshness for name, term in terms.items()}

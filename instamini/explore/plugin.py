@@ -1,0 +1,33 @@
+"""The explore module: `state.explore` (ExploreService), its route, and an index on likes.
+
+It needs the feed module (for its cursor form) and, through it, posts and graph.
+Cost at start: the index migration; nothing in the background.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.app import AppConfig
+
+from ..module import Module
+from .migrations import MIGRATIONS
+from .routes import ROUTES
+from .service import ExploreService
+
+
+class ExploreModule(Module):
+    name = "explore"
+    migrations = MIGRATIONS
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.route_handlers.extend(ROUTES)
+        app_config.lifespan.append(self.lifespan)
+        return app_config
+
+    @asynccontextmanager
+    async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        app.state.explore = ExploreService(app.state.meta, app.state.posts)
+        yield

@@ -1,0 +1,186 @@
+"""Explore: posts the viewer may enjoy, from people they do not follow.
+
+The idea: gather a bounded pool of candidate posts from a few named sources, drop
+what the viewer must not or need not see, score the rest, and page through that
+order with an offset cursor ("r<offset>", as the ranked feed does).
+
+Sources (each candidate keeps the strongest one that found it):
+- co_engagement: people who liked what the viewer liked lately, and what else they liked;
+- hashtags: recent posts with the tags of posts the viewer liked or posted;
+- friends_of_friends: recent posts by accounts that the viewer's followees follow;
+- trending: only when the others find nothing (a new account): the most liked
+  posts of the last days.
+Dropped: the viewer's own posts, followed authors, blocks either way, private
+accounts the viewer cannot see (hydration checks visibility) and posts already liked.
+
+score = source weight x (1 + log1p(likes + comments)) x 0.5^(age_hours / HALF_LIFE_HOURS)
+
+Cost, per request: a few queries on the viewer's shard (follows, blocks, own posts),
+and at most five scatters to every shard (recent likes, co-likers, their likes,
+tags, followees' follows' posts; or trending), each returning at most PER_QUERY rows.
+The reads behind them are indexed and bounded by the few users, tags and authors
+fed in (at most CO_LIKERS, TAGS, FRIENDS_OF_FRIENDS), except two: the co-likers'
+likes are all read to sort them (index likes_by_user, see migrations.py), and
+trending counts every like of the last TRENDING_DAYS' posts (a PK range). Then the
+pool (at most POOL posts) is hydrated from the cache, which gives counts and "liked".
+Nothing is cached between pages: each page redoes this work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import math
+import time
+from collections.abc import Iterable, Sequence
+
+from ..feed.service import _offset
+from ..ids import EPOCH_MS, SEQUENCE_BITS, SHARD_BITS, created_ms, group_by_shard, shard_of
+from ..posts.service import PostPage, PostsService, PostView
+from ..stores.meta import ShardedMeta
+
+WEIGHTS = {"co_engagement": 3.0, "hashtags": 2.0, "friends_of_friends": 1.5, "trending": 1.0}
+POOL = 300  # candidates hydrated and scored, at most
+PER_QUERY = 100  # rows one query on one shard may return
+RECENT_LIKES = 20  # of the viewer's likes, the newest this many seed co-engagement and tags
+CO_LIKERS = 50
+TAGS = 10
+FOLLOWEES = 50
+FRIENDS_OF_FRIENDS = 200
+TRENDING_DAYS = 7
+HALF_LIFE_HOURS = 48.0
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class ExploreService:
+    def __init__(self, meta: ShardedMeta, posts: PostsService, clock_ms=now_ms) -> None:
+        self.meta, self.posts, self.clock_ms = meta, posts, clock_ms
+
+    async def page(self, viewer_id: int, cursor: str | None, limit: int) -> PostPage:
+        offset = _offset(cursor)
+        ranked = await self.ranked(viewer_id)
+        more = offset + limit < len(ranked)
+        return PostPage([view for view, _ in ranked[offset : offset + limit]], f"r{offset + limit}" if more else None)
+
+    async def ranked(self, viewer_id: int) -> list[tuple[PostView, str]]:
+        """The pool, scored, best first, as (view, source)."""
+        excluded = {viewer_id, *await self._edges(viewer_id, ("following", "blocking", "blocked_by"))}
+        sources = await self.candidates(viewer_id, excluded)
+        views = await self.posts.hydrate(viewer_id, list(sources))
+        kept = [v for v in views if not v.liked and v.record.author_id not in excluded]
+        now = self.clock_ms()
+        scored = [(self._score(v, sources[v.record.id], now), v.record.id, v) for v in kept]
+        scored.sort(key=lambda s: (-s[0], -s[1]))
+        return [(view, sources[post_id]) for _, post_id, view in scored]
+
+    def _score(self, view: PostView, source: str, now: int) -> float:
+        age_hours = max(0.0, (now - created_ms(view.record.id)) / 3_600_000)
+        engagement = 1 + math.log1p(view.like_count + view.comment_count)
+        return WEIGHTS[source] * engagement * 0.5 ** (age_hours / HALF_LIFE_HOURS)
+
+    # -- candidates ------------------------------------------------------------------
+
+    async def candidates(self, viewer_id: int, excluded: set[int]) -> dict[int, str]:
+        """post id -> the strongest source that found it; at most POOL."""
+        liked = await self._recent_likes(viewer_id)
+        found: dict[int, str] = {}
+        self._add(found, "co_engagement", await self._co_engagement(viewer_id, liked, excluded))
+        self._add(found, "hashtags", await self._by_hashtags(viewer_id, liked))
+        self._add(found, "friends_of_friends", await self._friends_of_friends(viewer_id, excluded))
+        if not found:
+            self._add(found, "trending", await self._trending())
+        return found
+
+    @staticmethod
+    def _add(found: dict[int, str], source: str, post_ids: Iterable[int]) -> None:
+        for post_id in post_ids:
+            if len(found) >= POOL:
+                return
+            found.setdefault(post_id, source)  # sources are added strongest first
+
+    async def _scatter(self, sql: str, params: Sequence) -> list:
+        """The same query on every shard."""
+        per_shard = await asyncio.gather(*(self.meta.read(s, sql, params) for s in range(self.meta.shard_count)))
+        return [row for rows in per_shard for row in rows]
+
+    async def _by_shard(self, sql: str, ids: Iterable[int], params: Sequence = ()) -> list:
+        """One query per shard holding some of `ids`; `{ids}` in sql stands for them, bound last."""
+
+        async def one(shard: int, group: list[int]) -> list:
+            return await self.meta.read(shard, sql.format(ids=",".join("?" * len(group))), [*params, *group])
+
+        per_shard = await asyncio.gather(*(one(s, g) for s, g in group_by_shard(ids).items()))
+        return [row for rows in per_shard for row in rows]
+
+    async def _edges(self, user_id: int, kinds: Sequence[str], limit: int = 5000) -> list[int]:
+        marks = ",".join("?" * len(kinds))
+        rows = await self.meta.read(
+            shard_of(user_id), f"SELECT dst FROM edges WHERE src = ? AND kind IN ({marks}) LIMIT ?", (user_id, *kinds, limit)
+        )
+        return [row["dst"] for row in rows]
+
+    async def _recent_likes(self, viewer_id: int) -> list[int]:
+        rows = await self._scatter(
+            "SELECT post_id, id FROM likes WHERE user_id = ? ORDER BY id DESC LIMIT ?", (viewer_id, RECENT_LIKES)
+        )
+        return [row["post_id"] for row in heapq.nlargest(RECENT_LIKES, rows, key=lambda r: r["id"])]
+
+    async def _co_engagement(self, viewer_id: int, liked: list[int], excluded: set[int]) -> list[int]:
+        if not liked:
+            return []
+        rows = await self._by_shard(
+            f"SELECT user_id FROM likes WHERE user_id != ? AND post_id IN ({{ids}}) ORDER BY id DESC LIMIT {PER_QUERY:d}",
+            liked,
+            (viewer_id,),
+        )
+        likers = [u for u in dict.fromkeys(row["user_id"] for row in rows) if u not in excluded][:CO_LIKERS]
+        if not likers:
+            return []
+        marks = ",".join("?" * len(likers))
+        rows = await self._scatter(
+            f"SELECT post_id, id FROM likes WHERE user_id IN ({marks}) ORDER BY id DESC LIMIT {PER_QUERY:d}", likers
+        )
+        seen = set(liked)
+        return [r["post_id"] for r in sorted(rows, key=lambda r: -r["id"]) if r["post_id"] not in seen]
+
+    async def _by_hashtags(self, viewer_id: int, liked: list[int]) -> list[int]:
+        own = await self.meta.read(
+            shard_of(viewer_id), "SELECT id FROM posts WHERE author_id = ? ORDER BY id DESC LIMIT ?", (viewer_id, RECENT_LIKES)
+        )
+        cards = await self.posts.load_cards([*liked, *(row["id"] for row in own)])
+        tags = list(dict.fromkeys(tag for card in cards.values() for tag in card.hashtags))[:TAGS]
+        if not tags:
+            return []
+        marks = ",".join("?" * len(tags))
+        rows = await self._scatter(
+            f"SELECT DISTINCT post_id FROM post_tags WHERE tag IN ({marks}) ORDER BY post_id DESC LIMIT {PER_QUERY:d}", tags
+        )
+        return sorted((row["post_id"] for row in rows), reverse=True)
+
+    async def _friends_of_friends(self, viewer_id: int, excluded: set[int]) -> list[int]:
+        followees = (await self._edges(viewer_id, ("following",), FOLLOWEES))[:FOLLOWEES]
+        if not followees:
+            return []
+        rows = await self._by_shard(
+            f"SELECT DISTINCT dst FROM edges WHERE kind = 'following' AND src IN ({{ids}}) LIMIT {FRIENDS_OF_FRIENDS:d}",
+            followees,
+        )
+        authors = [a for a in dict.fromkeys(row["dst"] for row in rows) if a not in excluded][:FRIENDS_OF_FRIENDS]
+        if not authors:
+            return []
+        rows = await self._by_shard(
+            f"SELECT id FROM posts WHERE author_id IN ({{ids}}) ORDER BY id DESC LIMIT {PER_QUERY:d}", authors
+        )
+        return sorted((row["id"] for row in rows), reverse=True)
+
+    async def _trending(self) -> list[int]:
+        since = max(0, self.clock_ms() - TRENDING_DAYS * 86_400_000 - EPOCH_MS) << (SHARD_BITS + SEQUENCE_BITS)
+        rows = await self._scatter(
+            "SELECT post_id, COUNT(*) AS n FROM likes WHERE post_id > ? GROUP BY post_id "
+            f"ORDER BY n DESC, post_id DESC LIMIT {PER_QUERY:d}",
+            (since,),
+        )
+        return [row["post_id"] for row in sorted(rows, key=lambda r: (-r["n"], -r["post_id"]))]
