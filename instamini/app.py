@@ -25,6 +25,7 @@ from .feed.plugin import FeedModule
 from .graph.plugin import GraphModule
 from .media.plugin import MediaModule
 from .messages.plugin import MessagesModule
+from .moderation.plugin import ModerationModule
 from .module import Module
 from .notifications.plugin import NotificationsModule
 from .plugin_host import PluginHost
@@ -50,6 +51,7 @@ MODULES: list[type[Module]] = [
     StoriesModule,
     SearchModule,
     ExploreModule,
+    ModerationModule,
 ]
 
 

@@ -1,4 +1,4 @@
-"""The command line: `python -m instamini [serve|bench|demo] ...`; serve is the default."""
+"""The command line: `python -m instamini [serve|bench|demo|admin] ...`; serve is the default."""
 
 from __future__ import annotations
 
@@ -35,6 +35,13 @@ def _parser() -> argparse.ArgumentParser:
         "--spare-media", type=int, default=0, metavar="M", help="M ready, unposted images per account, for benchmarks"
     )
     demo.add_argument("--tokens-out", metavar="FILE", help='also log everyone in; write {"username": token} JSON here')
+    admin = commands.add_parser("admin", help="manage admins (server stopped)")
+    admin_commands = admin.add_subparsers(dest="admin_command", metavar="ACTION", required=True)
+    create = admin_commands.add_parser("create", help="register an account and make it admin")
+    create.add_argument("--username", required=True)
+    create.add_argument("--password", required=True)
+    create.add_argument("--data-dir", help="the data directory (default from config: ./data)")
+    create.add_argument("--config", help="config file (default: $INSTAMINI_CONFIG or ./config.toml)")
     return parser
 
 
@@ -103,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
             tokens_out=options.tokens_out,
         )
         return run_demo(with_overrides(config, data_dir=data_dir), demo)
+    if options.command == "admin":
+        from .moderation.admin_cli import run_admin
+
+        return run_admin(with_overrides(config, data_dir=data_dir), options.username, options.password)
     config = with_overrides(config, host=options.host, port=options.port, data_dir=data_dir)
     from .server import serve
 

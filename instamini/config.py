@@ -51,8 +51,9 @@ class ModulesConfig(_Section):
     notifications: bool = True
     stories: bool = True
     search: bool = True
-    explore: bool = True
     system: bool = True
+    explore: bool = True
+    moderation: bool = True
 
 
 class MetaConfig(_Section):
@@ -202,6 +203,7 @@ MODULE_REQUIRES = {
     "stories": ("media", "graph"),
     "search": ("posts",),
     "explore": ("feed",),
+    "moderation": ("accounts", "graph", "posts"),
 }
 
 

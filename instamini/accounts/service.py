@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 
 from ..config import AccountsConfig
-from ..errors import Conflict, InvalidInput, NotAuthenticated, NotFound, RateLimited
+from ..errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, RateLimited
 from ..ids import IdGenerator, group_by_shard, shard_of
 from ..stores.cache_base import CacheBackend, CacheTable
 from ..stores.meta import ShardedMeta
@@ -106,6 +106,9 @@ class AccountsService:
         # Called with (user_id, token digest) right after a logout commits: the realtime
         # module closes the sockets opened with that session.
         self.on_logout: list[Callable[[int, bytes], None]] = []
+        # Each is asked about a user at login and on every authenticated request; a
+        # string is the reason to refuse them (the moderation module: suspended).
+        self.refuse_login: list[Callable[[int], str | None]] = []
 
     # -- registration and sessions ---------------------------------------------------
 
@@ -148,6 +151,8 @@ class AccountsService:
             raise NotAuthenticated("wrong username or password")
         self.login_failures.reset(name)
         user = _record(row)
+        if reason := self._refusal(user.id):
+            raise Forbidden(reason)
         if self.passwords.needs_rehash(row["password_hash"]):
             await self._set_password_hash(user.id, await self.passwords.hash(password))
         return user, await self._new_session(user.id)
@@ -192,7 +197,12 @@ class AccountsService:
             self.sessions.fill(digest, session, generation)
         if session.expires_at <= time.time():
             raise NotAuthenticated("session expired; log in again")
+        if self.refuse_login and (reason := self._refusal(session.user_id)):
+            raise NotAuthenticated(reason)
         return session.user_id
+
+    def _refusal(self, user_id: int) -> str | None:
+        return next((reason for check in self.refuse_login if (reason := check(user_id))), None)
 
     async def logout(self, token: str) -> None:
         digest = token_hash(token)

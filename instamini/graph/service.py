@@ -69,6 +69,12 @@ class GraphService:
         # Called with (a, b) right after a change between two users commits, before any
         # event: later modules drop what they cached about the pair (the feed: followees).
         self.on_change: list[Callable[[int, int], None]] = []
+        # Each says whether a user is hidden from everyone, as if missing (the
+        # moderation module: suspended accounts); profiles and content then 404.
+        self.hidden_users: list[Callable[[int], bool]] = []
+
+    def is_hidden(self, user_id: int) -> bool:
+        return any(check(user_id) for check in self.hidden_users)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -99,7 +105,7 @@ class GraphService:
             if None not in raws:
                 user, counts = self.accounts.users.decode(raws[0]), self.counters.table.decode(raws[1])
                 relationship = self.relationships.decode(raws[2]) if len(raws) == 3 else None
-                if relationship is not None and relationship.hidden:
+                if relationship is not None and relationship.hidden or self.is_hidden(user_id):
                     raise NotFound(f"no user '{username.lower()}'")
                 return user, counts, relationship
         # A miss somewhere: the general path fills what is missing.
@@ -112,12 +118,16 @@ class GraphService:
     async def visible_user(self, viewer_id: int | None, username: str) -> UserRecord:
         """The user, unless missing or blocked either way (then NotFound, the same answer)."""
         user = await self.accounts.by_username(username)
+        if self.is_hidden(user.id):
+            raise NotFound(f"no user '{username.lower()}'")
         if viewer_id is not None and viewer_id != user.id and (await self.relationship(viewer_id, user.id)).hidden:
             raise NotFound(f"no user '{username.lower()}'")
         return user
 
     async def can_see_content(self, viewer_id: int | None, owner: UserRecord) -> bool:
         """Public accounts show their content to all; private ones to themselves and followers."""
+        if self.hidden_users and self.is_hidden(owner.id):
+            return False
         if not owner.private or viewer_id == owner.id:
             return True
         return viewer_id is not None and (await self.relationship(viewer_id, owner.id)).following

@@ -169,7 +169,8 @@ class PostsService:
         author_ids = {record.author_id for record in records.values()}
         mentioned_ids = {user_id for record in records.values() for user_id in record.mention_ids}
         users = await self.accounts.get_users(author_ids | mentioned_ids)
-        known = known_visible or set()
+        # A known author may still be hidden from everyone since (suspended): a set lookup.
+        known = {i for i in known_visible or () if not self.graph.is_hidden(i)}
         unknown = [users[i] for i in author_ids if i in users and i not in known]
         visible = (author_ids & known) | await self._visible_authors(viewer_id, unknown)
         shown = [records[i] for i in dict.fromkeys(post_ids) if i in records and records[i].author_id in visible]

@@ -1,0 +1,37 @@
+"""The moderation module: reports, admins and suspensions.
+
+At start it loads the suspended users into memory and registers its hooks with
+the accounts service (`refuse_login`) and the graph service (`hidden_users`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.app import AppConfig
+
+from ..module import Module
+from .migrations import MIGRATIONS
+from .routes import ROUTES
+from .service import ModerationService
+
+
+class ModerationModule(Module):
+    name = "moderation"
+    migrations = MIGRATIONS
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.route_handlers.extend(ROUTES)
+        app_config.lifespan.append(self.lifespan)
+        return app_config
+
+    @asynccontextmanager
+    async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        state = app.state
+        service = state.moderation = ModerationService(state)
+        await service.load()
+        state.accounts.refuse_login.append(service.refusal)
+        state.graph.hidden_users.append(service.is_suspended)
+        yield
