@@ -18,7 +18,6 @@ import msgspec
 
 from ..errors import Conflict, InvalidInput, NotFound
 from ..ids import parse_id, shard_of
-from .removal import remove_comment, remove_post
 
 REPORTS_SHARD = 0
 KINDS = ("post", "comment", "account", "message")
@@ -176,8 +175,8 @@ class ModerationService:
 
     async def _remove(self, report: Report) -> None:
         if report.kind == "post":
-            await remove_post(self.state, report.target_id)
+            await self.state.posts.remove(report.target_id)
         elif report.kind == "comment":
-            await remove_comment(self.state, report.target_id)
+            await self.state.comments.remove(report.target_id)
         else:
             raise InvalidInput(f"a reported {report.kind} cannot be removed; suspend its author instead")

@@ -108,15 +108,16 @@ class Comments:
         )
         return CommentView(record, await self.posts.accounts.get_user(viewer_id))
 
+    async def _comment(self, comment_id: int) -> CommentRecord | None:
+        if shard_of(comment_id) >= self.meta.shard_count:
+            return None
+        row = await self.meta.read_one(shard_of(comment_id), f"SELECT {COMMENT_COLUMNS} FROM comments WHERE id = ?", (comment_id,))
+        return None if row is None else _record(row)
+
     async def _visible_comment(self, viewer_id: int | None, comment_id: int) -> tuple[CommentRecord, PostRecord]:
         """The comment and its post, or NotFound if either is missing or the post hidden."""
-        row = None
-        if shard_of(comment_id) < self.meta.shard_count:
-            row = await self.meta.read_one(
-                shard_of(comment_id), f"SELECT {COMMENT_COLUMNS} FROM comments WHERE id = ?", (comment_id,)
-            )
-        if row is not None:
-            comment = _record(row)
+        comment = await self._comment(comment_id)
+        if comment is not None:
             try:
                 return comment, await self.posts.visible_post(viewer_id, comment.post_id)
             except NotFound:
@@ -128,24 +129,34 @@ class Comments:
         comment, post = await self._visible_comment(viewer_id, comment_id)
         if viewer_id not in (comment.author_id, post.author_id):
             raise Forbidden("only its author or the post's author may delete a comment")
+        await self._remove(comment, post.author_id)
 
+    async def remove(self, comment_id: int) -> None:
+        """Delete any comment, whoever wrote it (moderation): the same as its author's delete."""
+        comment = await self._comment(comment_id)
+        post = None if comment is None else (await self.posts.load_records([comment.post_id])).get(comment.post_id)
+        if comment is None or post is None:
+            raise NotFound(f"no comment {comment_id}")
+        await self._remove(comment, post.author_id)
+
+    async def _remove(self, comment: CommentRecord, post_author_id: int) -> None:
         def remove(conn: sqlite3.Connection) -> int:
-            removed = conn.execute("DELETE FROM comments WHERE id = ?", (comment_id,)).rowcount
+            removed = conn.execute("DELETE FROM comments WHERE id = ?", (comment.id,)).rowcount
             if not removed:
-                raise NotFound(f"no comment {comment_id}")  # deleted by someone else meanwhile
+                raise NotFound(f"no comment {comment.id}")  # deleted by someone else meanwhile
             removed += conn.execute(
-                "DELETE FROM comments WHERE post_id = ? AND parent_id = ?", (comment.post_id, comment_id)
+                "DELETE FROM comments WHERE post_id = ? AND parent_id = ?", (comment.post_id, comment.id)
             ).rowcount
             bump(conn, comment.post_id, "comments", -removed)
             return removed
 
-        removed = await self.meta.write(shard_of(comment_id), remove)
+        removed = await self.meta.write(shard_of(comment.id), remove)
         self.posts.counters.invalidate(comment.post_id)
         self.emit(
             "comment.deleted",
-            comment_id=comment_id,
+            comment_id=comment.id,
             post_id=comment.post_id,
-            post_author_id=post.author_id,
+            post_author_id=post_author_id,
             author_id=comment.author_id,
             removed=removed,
         )

@@ -362,23 +362,32 @@ class PostsService:
         return await self.get(viewer_id, post_id)
 
     async def delete(self, viewer_id: int, post_id: int) -> None:
-        """Delete a post with its media, likes, comments and index rows."""
+        """Delete one of the viewer's posts with its media, likes, comments and index rows."""
         await self._own_post(viewer_id, post_id)
+        await self._remove(viewer_id, post_id)
 
+    async def remove(self, post_id: int) -> None:
+        """Delete any post, whoever wrote it (moderation): the same as its author's delete."""
+        record = (await self.load_records([post_id])).get(post_id)
+        if record is None:
+            raise NotFound(f"no post {post_id}")
+        await self._remove(record.author_id, post_id)
+
+    async def _remove(self, author_id: int, post_id: int) -> None:
         def remove(conn: sqlite3.Connection) -> list[str]:
             records.delete_post(conn, post_id)
-            bump(conn, viewer_id, "posts", -1)
+            bump(conn, author_id, "posts", -1)
             return media_records.release_post(conn, post_id)
 
         blob_keys = await self.meta.write(shard_of(post_id), remove)
         self.post_cache.delete(post_id)
-        self.counters.invalidate(viewer_id, post_id)
+        self.counters.invalidate(author_id, post_id)
         for callback in self.after_delete:
-            callback(viewer_id, post_id)
+            callback(author_id, post_id)
         # The media held one reference per variant; they go only now that the delete is
         # durable. A crash before the loop ends leaks those blobs (referenced by nothing,
         # never collected): the safe direction, as the other order could leave a live
         # post pointing at deleted bytes.
         for key in blob_keys:
             await self.blobs.decref(key)
-        self.emit("post.deleted", post_id=post_id, author_id=viewer_id)
+        self.emit("post.deleted", post_id=post_id, author_id=author_id)
