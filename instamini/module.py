@@ -12,20 +12,45 @@ Cost: nothing per request; composition happens once when the app is built.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import ClassVar
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, ClassVar
 
+from litestar import Litestar
+from litestar.config.app import AppConfig
 from litestar.plugins import InitPluginProtocol
 
 from .config import Config
 
 
 class Module(InitPluginProtocol):
-    """Base of the built-in modules. Subclasses set the class variables and `on_app_init`."""
+    """Base of the built-in modules.
+
+    Subclasses set the class variables, and override `lifespan` (their services on
+    `app.state`, their background work), `handlers` (routes built from the config) or
+    `listeners` (events they react to) as they need; `on_app_init` registers all three.
+    """
 
     name: ClassVar[str]
     migrations: ClassVar[Sequence[str]] = ()
     cache_tables: ClassVar[Sequence[str]] = ()
+    routes: ClassVar[Sequence[Any]] = ()
 
     def __init__(self, config: Config) -> None:
         self.config = config
+
+    def handlers(self) -> Sequence[Any]:
+        return self.routes
+
+    def listeners(self) -> Sequence[Any]:
+        return ()
+
+    @asynccontextmanager
+    async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        yield
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.route_handlers.extend(self.handlers())
+        app_config.listeners.extend(self.listeners())
+        app_config.lifespan.append(self.lifespan)
+        return app_config

@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 
 import anyio
 from litestar import Litestar
-from litestar.config.app import AppConfig
 from litestar.events import listener
 
 from ..module import Module
@@ -28,16 +27,11 @@ class FeedModule(Module):
     name = "feed"
     migrations = MIGRATIONS
     cache_tables = CACHE_TABLES
+    routes = ROUTES
 
     feed: FeedService | None = None
 
-    def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.route_handlers.extend(ROUTES)
-        app_config.listeners.extend(self._listeners())
-        app_config.lifespan.append(self.lifespan)
-        return app_config
-
-    def _listeners(self) -> list:
+    def listeners(self) -> list:
         # Events carry no app: the listener reaches the service through this module.
         @listener("post.deleted")
         async def post_deleted(post_id: int, author_id: int) -> None:

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
-from litestar.config.app import AppConfig
 
 from ..module import Module
 from .migrations import MIGRATIONS
@@ -25,11 +24,7 @@ class GraphModule(Module):
     name = "graph"
     migrations = MIGRATIONS
     cache_tables = ("relationships",)
-
-    def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.route_handlers.extend([PeopleController, FollowRequestsController])
-        app_config.lifespan.append(self.lifespan)
-        return app_config
+    routes = [PeopleController, FollowRequestsController]
 
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:

@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 
 import anyio
 from litestar import Litestar
-from litestar.config.app import AppConfig
 
 from ..module import Module
 from . import records
@@ -27,10 +26,8 @@ class MediaModule(Module):
     name = "media"
     migrations = MIGRATIONS
 
-    def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.route_handlers.extend(build_handlers(self.config))
-        app_config.lifespan.append(self.lifespan)
-        return app_config
+    def handlers(self) -> list:
+        return build_handlers(self.config)
 
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:

@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
-from litestar.config.app import AppConfig
 
 from ..module import Module
 from . import attachments
@@ -30,11 +29,7 @@ class MessagesModule(Module):
     name = "messages"
     migrations = MIGRATIONS
     cache_tables = CACHE_TABLES
-
-    def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.route_handlers.extend(ROUTES)
-        app_config.lifespan.append(self.lifespan)
-        return app_config
+    routes = ROUTES
 
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:

@@ -16,7 +16,6 @@ from contextlib import asynccontextmanager
 
 import anyio
 from litestar import Litestar
-from litestar.config.app import AppConfig
 from litestar.events import listener
 
 from ..module import Module
@@ -31,16 +30,11 @@ DRAIN_SECONDS = 5  # at shutdown, how long the queued events may take
 class NotificationsModule(Module):
     name = "notifications"
     migrations = MIGRATIONS
+    routes = [NotificationsController]
 
     service: NotificationsService | None = None
 
-    def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.route_handlers.append(NotificationsController)
-        app_config.listeners.extend(self._listeners())
-        app_config.lifespan.append(self.lifespan)
-        return app_config
-
-    def _listeners(self) -> list:
+    def listeners(self) -> list:
         # Events carry no app: a listener reaches the service through this module.
         def queue(event: str):
             async def heard(**payload) -> None:

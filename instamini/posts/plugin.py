@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
-from litestar.config.app import AppConfig
 
 from ..module import Module
 from .comments import Comments
@@ -25,11 +24,7 @@ class PostsModule(Module):
     name = "posts"
     migrations = MIGRATIONS
     cache_tables = ("posts", "reactions")
-
-    def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.route_handlers.extend(ROUTES)
-        app_config.lifespan.append(self.lifespan)
-        return app_config
+    routes = ROUTES
 
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:

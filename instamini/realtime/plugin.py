@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
-from litestar.config.app import AppConfig
 
 from ..module import Module
 from .connection import LOGGED_OUT
@@ -20,11 +19,7 @@ from .hub import Hub
 
 class RealtimeModule(Module):
     name = "realtime"
-
-    def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.route_handlers.append(gateway)
-        app_config.lifespan.append(self.lifespan)
-        return app_config
+    routes = [gateway]
 
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
-from litestar.config.app import AppConfig
 
 from ..module import Module
 from .migrations import MIGRATIONS
@@ -21,11 +20,7 @@ from .service import SearchService
 class SearchModule(Module):
     name = "search"
     migrations = MIGRATIONS
-
-    def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.route_handlers.extend(ROUTES)
-        app_config.lifespan.append(self.lifespan)
-        return app_config
+    routes = ROUTES
 
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:

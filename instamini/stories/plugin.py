@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 
 import anyio
 from litestar import Litestar
-from litestar.config.app import AppConfig
 
 from ..module import Module
 from .migrations import MIGRATIONS
@@ -23,11 +22,7 @@ from .service import StoriesService
 class StoriesModule(Module):
     name = "stories"
     migrations = MIGRATIONS
-
-    def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.route_handlers.extend(ROUTES)
-        app_config.lifespan.append(self.lifespan)
-        return app_config
+    routes = ROUTES
 
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
