@@ -154,12 +154,13 @@ class GraphService:
         more = len(rows) > limit
         rows = rows[:limit]
         ids = [row["dst"] for row in rows]
-        hidden = await self._hidden_from(viewer_id, ids)
+        hidden = await self.hidden_from(viewer_id, ids)
         users = await self.accounts.get_users(ids)
         page = [users[i] for i in ids if i in users and i not in hidden]
         return Page(page, str(rows[-1]["id"]) if more else None)
 
-    async def _hidden_from(self, viewer_id: int | None, ids: list[int]) -> set[int]:
+    async def hidden_from(self, viewer_id: int | None, ids: list[int]) -> set[int]:
+        """Those of `ids` the viewer blocks or is blocked by (one read on the viewer's shard)."""
         if viewer_id is None or not ids:
             return set()
         marks = ",".join("?" * len(ids))

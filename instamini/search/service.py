@@ -28,7 +28,6 @@ import re
 from ..accounts.service import AccountsService, UserRecord
 from ..config import SearchConfig
 from ..errors import InvalidInput, NotFound
-from ..ids import shard_of
 from ..posts import text
 from ..posts.service import PostPage, PostsService
 from ..stores.counters import Counters
@@ -108,7 +107,7 @@ class SearchService:
     async def people(self, viewer_id: int | None, match: Match, exact: str) -> list[UserRecord]:
         n = self.config.results_per_kind
         tiers = best_tiers(await self._scatter(*tiered_sql(_PEOPLE, match, n * PER_SHARD_FACTOR)), "id")
-        hidden = await self._hidden_from(viewer_id, list(tiers))
+        hidden = await self.posts.graph.hidden_from(viewer_id, list(tiers))
         users = await self.accounts.get_users([i for i in tiers if i not in hidden])
         counts = await self.counters.get_many(list(users))
         first = match.tokens[0]
@@ -119,18 +118,6 @@ class SearchService:
             return (name != exact, tiers[user.id], not name.startswith(first), -followers, len(name), name)
 
         return sorted(users.values(), key=rank)[:n]
-
-    async def _hidden_from(self, viewer_id: int | None, ids: list[int]) -> set[int]:
-        """Those of `ids` the viewer blocks or is blocked by (one read on the viewer's shard)."""
-        if viewer_id is None or not ids:
-            return set()
-        marks = ",".join("?" * len(ids))
-        rows = await self.meta.read(
-            shard_of(viewer_id),
-            f"SELECT dst FROM edges WHERE src = ? AND kind IN ('blocking', 'blocked_by') AND dst IN ({marks})",
-            (viewer_id, *ids),
-        )
-        return {row["dst"] for row in rows}
 
     async def hashtags(self, match: Match, exact: str) -> list[tuple[str, int]]:
         n = self.config.results_per_kind
