@@ -77,20 +77,26 @@ def blob_keys(records: Iterable[MediaRecord]) -> list[str]:
     return [variant.key for record in records for variant in record.variants]
 
 
+def own_upload(conn: sqlite3.Connection, owner_id: int, media_id: int, field: str) -> MediaRecord:
+    """The caller's upload, not failed; anyone else's (or none) is refused as `field`'s error."""
+    row = conn.execute(f"SELECT {COLUMNS} FROM media WHERE id = ?", (media_id,)).fetchone()
+    record = None if row is None else record_from_row(row)
+    if record is None or record.owner_id != owner_id:
+        raise InvalidInput(f"{field}: {media_id} is not one of your uploads")
+    if record.status == "failed":
+        raise InvalidInput(f"{field}: {media_id} failed to process ({record.reason}); upload it again")
+    return record
+
+
 def claim_for_post(conn: sqlite3.Connection, owner_id: int, media_ids: Sequence[int], post_id: int) -> list[MediaRecord]:
     """Attach the caller's ready, unused uploads to a new post, in the given order."""
     if len(set(media_ids)) != len(media_ids):
         raise InvalidInput("media_ids: the same media appears twice")
     records = []
     for position, media_id in enumerate(media_ids):
-        row = conn.execute(f"SELECT {COLUMNS} FROM media WHERE id = ?", (media_id,)).fetchone()
-        record = None if row is None else record_from_row(row)
-        if record is None or record.owner_id != owner_id:
-            raise InvalidInput(f"media_ids: {media_id} is not one of your uploads")
+        record = own_upload(conn, owner_id, media_id, "media_ids")
         if record.status == "processing":
             raise Conflict(f"media_ids: {media_id} is still processing; post it once its status is ready")
-        if record.status == "failed":
-            raise InvalidInput(f"media_ids: {media_id} failed to process ({record.reason}); upload it again")
         if record.post_id is not None:
             raise Conflict(f"media_ids: {media_id} is already in a post")
         if conn.execute("SELECT 1 FROM users WHERE avatar_media_id = ?", (media_id,)).fetchone():

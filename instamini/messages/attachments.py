@@ -49,14 +49,9 @@ async def install_keeper(meta: ShardedMeta) -> None:
 
 def claim(conn: sqlite3.Connection, owner_id: int, media_id: int, thread_id: int, message_id: int) -> MediaRecord:
     """Mark one of the owner's ready photos as sent in a message; run on the owner's shard."""
-    row = conn.execute(f"SELECT {media_records.COLUMNS} FROM media WHERE id = ?", (media_id,)).fetchone()
-    record = None if row is None else media_records.record_from_row(row)
-    if record is None or record.owner_id != owner_id:
-        raise InvalidInput(f"media_id: {media_id} is not one of your uploads")
+    record = media_records.own_upload(conn, owner_id, media_id, "media_id")
     if record.status == "processing":
         raise InvalidInput(f"media_id: {media_id} is still processing; send it once its status is ready")
-    if record.status == "failed":
-        raise InvalidInput(f"media_id: {media_id} failed to process ({record.reason}); upload it again")
     if record.kind != "image":
         raise InvalidInput(f"media_id: {media_id} is a {record.kind}; only photos can be sent in a message")
     if record.post_id is not None:
