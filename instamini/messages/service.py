@@ -232,18 +232,11 @@ class MessagesService(ThreadReader):
             return
         seeing, not_seeing = [], []
         for user_id in recipients:
-            (seeing if await self._can_see_post(user_id, view.post.id) else not_seeing).append(user_id)
+            (seeing if await self.posts.sees(user_id, view.post.id) else not_seeing).append(user_id)
         self.hub.publish(seeing, message_frame(thread_id, view), skip=skip_socket)
         if not_seeing:
             blind = msgspec.structs.replace(view, post=None)
             self.hub.publish(not_seeing, message_frame(thread_id, blind), skip=skip_socket)
-
-    async def _can_see_post(self, user_id: int, post_id: int) -> bool:
-        try:
-            await self.posts.visible_post(user_id, post_id)
-        except NotFound:
-            return False
-        return True
 
     # -- read receipts, requests, typing --------------------------------------------------
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from ..errors import NotFound
 from ..graph.service import GraphService
 from ..ids import shard_of
 from ..posts.comments import COMMENT_COLUMNS, CommentRecord
@@ -68,13 +67,6 @@ class Rules:
             return False
         return not (await self.graph.relationship(recipient_id, actor_id)).hidden
 
-    async def _sees_post(self, recipient_id: int, post_id: int) -> bool:
-        try:
-            await self.posts.visible_post(recipient_id, post_id)
-        except NotFound:
-            return False
-        return True
-
     # -- posts and likes -----------------------------------------------------------------
 
     async def post_liked(self, post_id: int, author_id: int, user_id: int) -> list[Change]:
@@ -98,7 +90,7 @@ class Rules:
         return [
             Notice(user_id, "mention", f"mention:{post_id}", author_id, "once", post_id=post_id, text_preview=preview(record.caption))
             for user_id in mentioned_ids
-            if await self._may_tell(user_id, author_id) and await self._sees_post(user_id, post_id)
+            if await self._may_tell(user_id, author_id) and await self.posts.sees(user_id, post_id)
         ]
 
     async def post_deleted(self, post_id: int, author_id: int) -> list[Change]:
@@ -126,7 +118,7 @@ class Rules:
                 parent_comment_id=comment.parent_id, text_preview=preview(comment.text),
             )
             for user_id, kind in reasons.items()
-            if await self._may_tell(user_id, author_id) and await self._sees_post(user_id, post_id)
+            if await self._may_tell(user_id, author_id) and await self.posts.sees(user_id, post_id)
         ]
 
     async def _comments(self, comment_ids: list[int]) -> dict[int, CommentRecord]:

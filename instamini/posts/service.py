@@ -157,6 +157,14 @@ class PostsService:
             raise NotFound(f"no post {post_id}")
         return record
 
+    async def sees(self, viewer_id: int | None, post_id: int) -> bool:
+        """Whether the viewer may see the post (visible_post without the exception)."""
+        try:
+            await self.visible_post(viewer_id, post_id)
+        except NotFound:
+            return False
+        return True
+
     async def hydrate(
         self, viewer_id: int | None, post_ids: Sequence[int], known_visible: set[int] | None = None
     ) -> list[PostView]:
