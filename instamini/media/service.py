@@ -83,7 +83,9 @@ class MediaService:
         self._pool_lock = anyio.Lock()
         self._pool_started = False
         self.processed = self.failed = 0
-        self.seconds_by_kind: dict[str, list[float]] = {"image": [], "video": []}
+        # SQL conditions an unused upload must also meet to be deleted: uploads in use
+        # outside posts stay. Avatars (users, same shard) here; other modules add theirs.
+        self.keep_clauses: list[str] = ["id NOT IN (SELECT avatar_media_id FROM users WHERE avatar_media_id IS NOT NULL)"]
 
     # -- start-up ------------------------------------------------------------------
 
@@ -177,7 +179,6 @@ class MediaService:
 
     async def _process(self, job: Job) -> None:
         out_dir = self.work / str(job.media_id)
-        started = time.perf_counter()
         try:
             await to_thread.run_sync(lambda: out_dir.mkdir(parents=True, exist_ok=True))
             args = {"source": job.upload_path, "out_dir": str(out_dir), "settings": msgspec.to_builtins(self.settings)}
@@ -186,7 +187,6 @@ class MediaService:
             result = msgspec.convert(raw, ProcessResult)
             await self._store_outputs(job, out_dir, result)
             self.processed += 1
-            self.seconds_by_kind[job.kind].append(time.perf_counter() - started)
             self.emit("media.ready", media_id=job.media_id, owner_id=job.owner_id, kind=job.kind)
         except (JobFailed, msgspec.ValidationError) as error:
             reason = str(error) if isinstance(error, JobFailed) else "the worker sent back a malformed result"
@@ -250,7 +250,7 @@ class MediaService:
         cutoff = now_ms - self.settings.unused_media_hours * 3_600_000
         deleted = 0
         for shard in range(self.meta.shard_count):
-            keys, count = await self.meta.write(shard, lambda conn: _delete_unused(conn, cutoff))
+            keys, count = await self.meta.write(shard, lambda conn: _delete_unused(conn, cutoff, self.keep_clauses))
             deleted += count
             for key in keys:
                 await self.blobs.decref(key)
@@ -278,11 +278,10 @@ def _claim_job(conn, media_id: int) -> bool:
     )
 
 
-def _delete_unused(conn, cutoff_ms: int) -> tuple[list[str], int]:
-    # Avatars are uploads that are not in a post: the users table (same shard) keeps them.
+def _delete_unused(conn, cutoff_ms: int, keep_clauses: list[str]) -> tuple[list[str], int]:
+    keep = "".join(f" AND {clause}" for clause in keep_clauses)
     rows = conn.execute(
-        f"DELETE FROM media WHERE post_id IS NULL AND status != 'processing' AND created_ms < ? "
-        f"AND id NOT IN (SELECT avatar_media_id FROM users WHERE avatar_media_id IS NOT NULL) "
+        f"DELETE FROM media WHERE post_id IS NULL AND status != 'processing' AND created_ms < ?{keep} "
         f"RETURNING {records.COLUMNS}",
         (cutoff_ms,),
     ).fetchall()

@@ -9,10 +9,8 @@ check is one transaction on one shard:
   and one already in a post or in another message;
 - the posts module runs `refuse_sent_media` inside every post's create transaction,
   so a sent photo cannot then go in a post (whose delete would free its blobs);
-- the janitor's DELETE skips sent photos: `UNUSED_MEDIA_FILTER` is the clause for it
-  to add, and until it does, the trigger `keep_sent_media` (installed by
-  `install_keeper`) makes SQLite skip those rows, so they are neither deleted nor
-  returned to the janitor for a decref.
+- the media janitor's DELETE skips sent photos: the module hands it
+  `UNUSED_MEDIA_FILTER` (`MediaService.keep_clauses`) at start.
 
 Sent photos are kept for good (messages cannot be deleted yet). Cost: one indexed
 SELECT and one INSERT per photo sent; one primary-key probe per post item and per
@@ -27,24 +25,9 @@ from ..errors import Conflict, InvalidInput
 from ..media import records as media_records
 from ..media.records import MediaRecord
 from ..posts.records import PostRecord
-from ..stores.meta import ShardedMeta
 
 # For the media janitor's DELETE: leave alone the uploads that a message shows.
 UNUSED_MEDIA_FILTER = "id NOT IN (SELECT media_id FROM message_media)"
-
-_KEEPER = (
-    "CREATE TRIGGER IF NOT EXISTS keep_sent_media BEFORE DELETE ON media "
-    "WHEN EXISTS (SELECT 1 FROM message_media WHERE media_id = OLD.id) "
-    "BEGIN SELECT RAISE(IGNORE); END"
-)
-
-
-async def install_keeper(meta: ShardedMeta) -> None:
-    """Make sure every shard has the trigger (a read per shard; a write only the first time)."""
-    for shard in range(meta.shard_count):
-        found = await meta.read_one(shard, "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'keep_sent_media'")
-        if found is None:
-            await meta.write(shard, lambda conn: conn.execute(_KEEPER))
 
 
 def claim(conn: sqlite3.Connection, owner_id: int, media_id: int, thread_id: int, message_id: int) -> MediaRecord:

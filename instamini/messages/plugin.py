@@ -48,6 +48,6 @@ class MessagesModule(Module):
         replayed = await messages.replay_outbox()
         if replayed:
             log.warning("finished %d thread index updates interrupted by the last stop", replayed)
-        await attachments.install_keeper(state.meta)
+        state.media.keep_clauses.append(attachments.UNUSED_MEDIA_FILTER)
         state.posts.in_create_transaction.append(attachments.refuse_sent_media)
         yield
