@@ -12,7 +12,8 @@ import sys
 import msgspec
 import pytest
 
-from instamini.bench.feed import FeedMix, MIX, histogram_buckets, histogram_quantile, metric_value, observed_range
+from instamini.bench.feed import FeedMix, MIX
+from instamini.bench.prometheus import histogram_buckets, histogram_quantile, metric_value, observed_range
 
 SCRAPE = """# HELP instamini_feed_fanout_lag_seconds Post committed to delivered to every follower
 # TYPE instamini_feed_fanout_lag_seconds histogram

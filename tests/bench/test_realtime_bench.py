@@ -11,9 +11,10 @@ import time
 import msgspec
 import pytest
 
-from instamini.bench.realtime import (
-    Deliveries, LikeWatch, cpu_times, heartbeat_for, latency_summary, message_frame, rss_kb, sequence, worker_pid,
-)
+from instamini.bench.procstats import cpu_times, rss_kb, worker_pid
+from instamini.bench.realtime import LikeWatch, heartbeat_for
+from instamini.bench.realtime_messages import Deliveries
+from instamini.bench.realtime_plan import latency_summary, message_frame, sequence
 from instamini.bench.wsclient import decode_frame
 from instamini.cli import main
 
