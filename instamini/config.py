@@ -45,6 +45,7 @@ class ModulesConfig(_Section):
     graph: bool = True
     media: bool = True
     posts: bool = True
+    ranker: bool = True
     feed: bool = True
     realtime: bool = True
     messages: bool = True
@@ -163,6 +164,22 @@ class SearchConfig(_Section):
     results_per_kind: Annotated[int, Meta(ge=1, le=50)] = 10
 
 
+class RankerConfig(_Section):
+    model: Literal["learned", "recency"] = "learned"
+    learning_rate: Annotated[float, Meta(gt=0, le=1)] = 0.05
+    l2: Annotated[float, Meta(ge=0, le=1)] = 0.0001
+    label_window_minutes: Positive = 30
+    retrain_minutes: Positive = 60
+    max_examples: Annotated[int, Meta(ge=100)] = 200_000
+    background_jobs: bool = True
+
+
+class ModerationConfig(_Section):
+    spam_threshold: Annotated[float, Meta(gt=0, lt=1)] = 0.9
+    spam_rate_per_minute: Positive = 10
+    blocklist_distance: Annotated[int, Meta(ge=0, le=32)] = 6
+
+
 class PluginsConfig(_Section):
     dirs: list[str] = field(default_factory=lambda: ["plugins"])
     entry_points: bool = True
@@ -184,6 +201,8 @@ class Config(_Section):
     notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
     stories: StoriesConfig = field(default_factory=StoriesConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
+    ranker: RankerConfig = field(default_factory=RankerConfig)
+    moderation: ModerationConfig = field(default_factory=ModerationConfig)
     plugins: PluginsConfig = field(default_factory=PluginsConfig)
 
     @property
@@ -196,6 +215,7 @@ MODULE_REQUIRES = {
     "graph": ("accounts",),
     "media": ("accounts",),
     "posts": ("accounts", "graph", "media"),
+    "ranker": ("posts",),
     "feed": ("posts",),
     "realtime": ("accounts",),
     "messages": ("realtime", "graph", "posts"),

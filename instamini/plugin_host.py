@@ -42,6 +42,8 @@ class PluginHost(InitPluginProtocol):
             app_config.route_handlers.extend(handlers)
         app_config.listeners.extend(self._forwarder(name) for name in EVENTS)
         app_config.lifespan.append(self.lifespan)
+        # Modules start before this lifespan; hooks they consult at start (the ranker) need it now.
+        app_config.state["plugins"] = self.manager
         return app_config
 
     def _forwarder(self, name: str):
@@ -57,7 +59,6 @@ class PluginHost(InitPluginProtocol):
 
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
-        app.state.plugins = self.manager
         self.app = app
         await _await_all(self.manager.hook.instamini_startup(app=app, config=self.config))
         try:

@@ -30,10 +30,12 @@ from ..ids import created_ms
 class Candidate(msgspec.Struct, frozen=True):
     """What a ranker may look at: cheap facts from the cache, gathered before any hydration."""
 
-    post_id: int
+    post_id: int  # a story's id for the story tray
     author_id: int
     like_count: int
     comment_count: int
+    kind: str = "post"  # "post", "reel" or "story"
+    source: str = ""  # Explore: which candidate source found it ("co_engagement", ...)
 
 
 class Scored(msgspec.Struct, frozen=True):
