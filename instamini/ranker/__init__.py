@@ -1,0 +1,1 @@
+"""Small, explainable models trained from what people do: the feed ranker, the spam filter, perceptual hashes."""
