@@ -31,6 +31,7 @@ from .notifications.plugin import NotificationsModule
 from .plugin_host import PluginHost
 from .plugins import load_plugins
 from .posts.plugin import PostsModule
+from .ranker.plugin import RankerModule
 from .realtime.plugin import RealtimeModule
 from .search.plugin import SearchModule
 from .stores.plugin import StoresPlugin
@@ -44,6 +45,7 @@ MODULES: list[type[Module]] = [
     GraphModule,
     MediaModule,
     PostsModule,
+    RankerModule,
     FeedModule,
     RealtimeModule,
     MessagesModule,

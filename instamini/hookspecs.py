@@ -57,3 +57,17 @@ def instamini_event(name: str, payload: dict[str, Any], app: Any) -> Any:
     arguments (ids are ints) and `app` the running Litestar application. Runs after the response, outside the request; may return
     an awaitable, which is awaited. An exception is logged and does not reach the user.
     """
+
+
+@hookspec(firstresult=True)
+def instamini_ranker(config: Any, default: Any) -> Any:
+    """Return a ranker to use instead of the built-in one, or None to keep it.
+
+    A ranker is any object with a `name` (str) and a method
+    `rank(viewer_id: int, candidates: Sequence[instamini.feed.ranker.Candidate]) -> list[Scored]`
+    returning the candidates best first (see `instamini/feed/ranker.py`). It is called
+    on the event loop for every ranked page (home feed, reels, story tray, Explore) with
+    a few dozen to a few hundred candidates: keep it fast and free of I/O. `default` is
+    the built-in ranker, so yours may wrap it. The first plugin that returns one wins.
+    """
+

@@ -41,6 +41,8 @@ background_jobs = false     # tests step the job loop with state.media.run_once(
 uploads_per_address_per_minute = 10000
 [feed]
 background_jobs = false     # tests step fan-out with state.feed.run_once()
+[ranker]
+background_jobs = false     # tests step labelling and training with state.ranker_trainer.run_once()
 [plugins]
 dirs = ["{plugins}"]
 """

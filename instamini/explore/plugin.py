@@ -24,5 +24,6 @@ class ExploreModule(Module):
 
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
-        app.state.explore = ExploreService(app.state.meta, app.state.posts)
+        state = app.state
+        state.explore = ExploreService(state.meta, state.posts, state.get("ranker"), state.get("impressions"))
         yield

@@ -13,7 +13,10 @@ Sources (each candidate keeps the strongest one that found it):
 Dropped: the viewer's own posts, followed authors, blocks either way, private
 accounts the viewer cannot see (hydration checks visibility) and posts already liked.
 
-score = source weight x (1 + log1p(likes + comments)) x 0.5^(age_hours / HALF_LIFE_HOURS)
+The rest are ordered by `state.ranker` (the learned ranker: the source's strength
+is one of its features, beside affinity, engagement and age), and the page shown
+is logged as impressions, so Explore learns from what people like there. With the
+ranker module off, SourceRanker's fixed formula orders them.
 
 Cost, per request: a few queries on the viewer's shard (follows, blocks, own posts),
 and at most five scatters to every shard (recent likes, co-likers, their likes,
@@ -34,6 +37,7 @@ import math
 import time
 from collections.abc import Iterable, Sequence
 
+from ..feed.ranker import Candidate, ImpressionSink, Ranker, Scored
 from ..feed.service import _offset
 from ..ids import EPOCH_MS, SEQUENCE_BITS, SHARD_BITS, created_ms, group_by_shard, shard_of
 from ..posts.service import PostPage, PostsService, PostView
@@ -55,31 +59,56 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _candidate(view: PostView, source: str) -> Candidate:
+    card = view.record
+    return Candidate(card.id, card.author_id, view.like_count, view.comment_count, card.kind, source)
+
+
+class SourceRanker:
+    """The ranking used when the ranker module is off: a fixed formula,
+    score = source weight x (1 + log1p(likes + comments)) x 0.5^(age_hours / HALF_LIFE_HOURS)."""
+
+    name = "explore-formula"
+
+    def __init__(self, clock_ms=now_ms) -> None:
+        self.clock_ms = clock_ms
+
+    def rank(self, viewer_id: int, candidates: Sequence[Candidate]) -> list[Scored]:
+        now, scored = self.clock_ms(), []
+        for c in candidates:
+            age_hours = max(0.0, (now - created_ms(c.post_id)) / 3_600_000)
+            engagement = 1 + math.log1p(c.like_count + c.comment_count)
+            score = WEIGHTS.get(c.source, 1.0) * engagement * 0.5 ** (age_hours / HALF_LIFE_HOURS)
+            scored.append(Scored(c.post_id, score, {"age_hours": age_hours, "engagement": engagement}))
+        return sorted(scored, key=lambda s: (-s.score, -s.post_id))
+
+
 class ExploreService:
-    def __init__(self, meta: ShardedMeta, posts: PostsService, clock_ms=now_ms) -> None:
+    def __init__(
+        self, meta: ShardedMeta, posts: PostsService, ranker: Ranker | None = None,
+        impressions: ImpressionSink | None = None, clock_ms=now_ms,
+    ) -> None:
         self.meta, self.posts, self.clock_ms = meta, posts, clock_ms
+        self.ranker: Ranker = ranker or SourceRanker(clock_ms)
+        self.impressions = impressions
 
     async def page(self, viewer_id: int, cursor: str | None, limit: int) -> PostPage:
         offset = _offset(cursor)
         ranked = await self.ranked(viewer_id)
+        shown = ranked[offset : offset + limit]
+        if self.impressions is not None:
+            self.impressions.record(viewer_id, "explore", [_candidate(view, source) for view, source in shown])
         more = offset + limit < len(ranked)
-        return PostPage([view for view, _ in ranked[offset : offset + limit]], f"r{offset + limit}" if more else None)
+        return PostPage([view for view, _ in shown], f"r{offset + limit}" if more else None)
 
     async def ranked(self, viewer_id: int) -> list[tuple[PostView, str]]:
-        """The pool, scored, best first, as (view, source)."""
+        """The pool, scored by the ranker, best first, as (view, source)."""
         excluded = {viewer_id, *await self._edges(viewer_id, ("following", "blocking", "blocked_by"))}
         sources = await self.candidates(viewer_id, excluded)
         views = await self.posts.hydrate(viewer_id, list(sources))
-        kept = [v for v in views if not v.liked and v.record.author_id not in excluded]
-        now = self.clock_ms()
-        scored = [(self._score(v, sources[v.record.id], now), v.record.id, v) for v in kept]
-        scored.sort(key=lambda s: (-s[0], -s[1]))
-        return [(view, sources[post_id]) for _, post_id, view in scored]
-
-    def _score(self, view: PostView, source: str, now: int) -> float:
-        age_hours = max(0.0, (now - created_ms(view.record.id)) / 3_600_000)
-        engagement = 1 + math.log1p(view.like_count + view.comment_count)
-        return WEIGHTS[source] * engagement * 0.5 ** (age_hours / HALF_LIFE_HOURS)
+        kept = {v.record.id: v for v in views if not v.liked and v.record.author_id not in excluded}
+        order = self.ranker.rank(viewer_id, [_candidate(v, sources[i]) for i, v in kept.items()])
+        return [(kept[s.post_id], sources[s.post_id]) for s in order]
 
     # -- candidates ------------------------------------------------------------------
 

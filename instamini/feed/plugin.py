@@ -43,7 +43,10 @@ class FeedModule(Module):
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
         state = app.state
-        feed = self.feed = state.feed = FeedService(self.config, state.meta, state.cache, state.counters, state.posts, state.graph)
+        feed = self.feed = state.feed = FeedService(
+            self.config, state.meta, state.cache, state.counters, state.posts, state.graph,
+            ranker=state.get("ranker"), impressions=state.get("impressions"),
+        )
         feed.check_strategy()
         await feed.celebrities.load()
         state.posts.in_create_transaction.append(feed.write_outbox_row)

@@ -41,13 +41,20 @@ class Candidate(msgspec.Struct, frozen=True):
 class Scored(msgspec.Struct, frozen=True):
     post_id: int
     score: float
-    reasons: dict[str, float]
+    reasons: dict[str, float]  # the features it looked at, by name
+    contributions: dict[str, float] = {}  # each term's additive share of the score, if it has terms
 
 
 class Ranker(Protocol):
     name: str
 
     def rank(self, viewer_id: int, candidates: Sequence[Candidate]) -> list[Scored]: ...
+
+
+class ImpressionSink(Protocol):
+    """Where ranked surfaces say what they showed (the ranker module's ImpressionLog)."""
+
+    def record(self, viewer_id: int, surface: str, candidates: Sequence[Candidate]) -> None: ...
 
 
 class RecencyRanker:
@@ -66,6 +73,11 @@ class RecencyRanker:
             engagement = 1 + math.log1p(candidate.like_count) + 2 * math.log1p(candidate.comment_count)
             freshness = 1 / (age_hours + 2) ** 1.5
             reasons = {"age_hours": round(age_hours, 2), "engagement": round(engagement, 3), "freshness": round(freshness, 5)}
-            scored.append(Scored(candidate.post_id, engagement * freshness, reasons))
+            # Each term of engagement, times freshness, is its additive share of the score.
+            terms = {
+                "base": 1.0, "likes": math.log1p(candidate.like_count), "comments": 2 * math.log1p(candidate.comment_count)
+            }
+            shares = {name: term * freshness for name, term in terms.items()}
+            scored.append(Scored(candidate.post_id, engagement * freshness, reasons, shares))
         # Ties (same score) keep newest first, so the order is stable and explainable.
         return sorted(scored, key=lambda s: (-s.score, -s.post_id))

@@ -21,7 +21,6 @@ hybrid, 1 + followees under pull) and the page's hydration, all LMDB reads.
 from __future__ import annotations
 
 import heapq
-import math
 import sqlite3
 from itertools import islice
 
@@ -30,12 +29,12 @@ from ..errors import InvalidInput
 from ..graph.service import GraphService
 from ..ids import shard_of
 from ..posts.records import PostRecord
-from ..posts.service import PostPage, PostsService
+from ..posts.service import PostPage, PostsService, PostView
 from ..stores.cache_base import CacheBackend
 from ..stores.counters import Counters
 from ..stores.meta import ShardedMeta
 from .fanout import FanoutWorker
-from .ranker import Candidate, Ranker, RecencyRanker
+from .ranker import Candidate, ImpressionSink, Ranker, RecencyRanker
 from .celebrities import Celebrities
 from .sources import Followees, Sources, is_active
 from .timelines import NEWEST, Entry, PostLists, now_ms
@@ -55,12 +54,13 @@ REBUILD_PER_AUTHOR_MIN = 50
 class FeedService:
     def __init__(
         self, config: Config, meta: ShardedMeta, cache: CacheBackend, counters: Counters, posts: PostsService,
-        graph: GraphService, ranker: Ranker | None = None,
+        graph: GraphService, ranker: Ranker | None = None, impressions: ImpressionSink | None = None,
     ) -> None:
         settings = config.feed
         self.strategy, self.settings = settings.strategy, settings
         self.meta, self.cache, self.posts, self.graph = meta, cache, posts, graph
         self.ranker: Ranker = ranker or RecencyRanker()
+        self.impressions = impressions
         bound = settings.timeline_size
         self.home, self.reel_home = PostLists(cache, HOME, bound), PostLists(cache, REELS, bound)
         self.sources = Sources(meta, cache, PostLists(cache, AUTHOR_POSTS, bound), PostLists(cache, AUTHOR_REELS, bound))
@@ -115,49 +115,55 @@ class FeedService:
     # -- reading -------------------------------------------------------------------------
 
     async def page(self, viewer_id: int, *, reels: bool, order: str, cursor: str | None, limit: int) -> PostPage:
-        fetch, allowed, authors = await self._fetcher(viewer_id, reels)
+        fetch, allowed, entries = await self._fetcher(viewer_id, reels)
+        surface = "reels" if reels else "feed"
         if order == "chronological":
-            return await self.posts.visible_page(viewer_id, fetch, cursor, limit, known_visible=allowed)
+            page = await self.posts.visible_page(viewer_id, fetch, cursor, limit, known_visible=allowed)
+            self._log(viewer_id, surface, [_candidate(view) for view in page.posts])
+            return page
         offset = _offset(cursor)
-        entries = await fetch(NEWEST, RANK_WINDOW)
-        ids = [post_id for _, post_id in entries]
-        counts = await self.posts.counters.get_many(ids)
-        candidates = [
-            Candidate(post_id, authors[post_id], counts[post_id].get("likes", 0), counts[post_id].get("comments", 0))
-            for post_id in ids
-        ]
-        ranked = self.ranker.rank(viewer_id, candidates)
+        ranked = self.ranker.rank(viewer_id, await self._candidates(await fetch(NEWEST, RANK_WINDOW), entries))
         chosen = [s.post_id for s in ranked[offset : offset + limit]]
         views = await self.posts.hydrate(viewer_id, chosen, known_visible=allowed)
+        self._log(viewer_id, surface, [_candidate(view) for view in views])
         more = offset + limit < len(ranked)
         return PostPage(views, f"r{offset + limit}" if more else None)
 
+    async def _candidates(self, fetched: list[tuple[int, int]], entries: dict[int, Entry]) -> list[Candidate]:
+        ids = [post_id for _, post_id in fetched]
+        counts = await self.posts.counters.get_many(ids)
+        return [
+            Candidate(i, entries[i].author_id, counts[i].get("likes", 0), counts[i].get("comments", 0), entries[i].kind)
+            for i in ids
+        ]
+
+    def _log(self, viewer_id: int, surface: str, shown: list[Candidate]) -> None:
+        if self.impressions is not None:
+            self.impressions.record(viewer_id, surface, shown)
+
     async def explain(self, viewer_id: int, post_id: int) -> dict:
-        """Why the ranker puts a post where it is in the viewer's ranked home feed: its
-        features and, for the recency ranker, each term's share of the score. The window
-        is the one `page` ranks; a visible post outside it is scored beside it, with no
-        position. A post the viewer may not see: NotFound."""
+        """Why the ranker puts a post where it is in the viewer's ranked home feed: each
+        feature's value and its contribution to the score. The window is the one `page`
+        ranks; a visible post outside it is scored beside it, with no position. A post
+        the viewer may not see: NotFound."""
         record = await self.posts.visible_post(viewer_id, post_id)
-        fetch, _, authors = await self._fetcher(viewer_id, False)
-        ids = [entry_id for _, entry_id in await fetch(NEWEST, RANK_WINDOW)]
-        in_window = post_id in ids
-        counts = await self.posts.counters.get_many([*ids, post_id])
-        author_of = authors | {post_id: record.author_id}
-
-        def candidate(i: int) -> Candidate:
-            return Candidate(i, author_of[i], counts[i].get("likes", 0), counts[i].get("comments", 0))
-
-        ranked = self.ranker.rank(viewer_id, [candidate(i) for i in (ids if in_window else [*ids, post_id])])
+        fetch, _, entries = await self._fetcher(viewer_id, False)
+        fetched = await fetch(NEWEST, RANK_WINDOW)
+        in_window = post_id in entries
+        if not in_window:
+            entries = entries | {post_id: Entry(post_id, record.author_id, record.kind)}
+            fetched = [*fetched, (post_id, post_id)]
+        ranked = self.ranker.rank(viewer_id, await self._candidates(fetched, entries))
         position = next(n for n, scored in enumerate(ranked) if scored.post_id == post_id)
-        mine, facts = ranked[position], candidate(post_id)
-        features = {**mine.reasons, "likes": facts.like_count, "comments": facts.comment_count}
+        mine = ranked[position]
+        counts = (await self.posts.counters.get_many([post_id]))[post_id]
         return {
             "post_id": str(post_id),
             "ranker": self.ranker.name,
             "score": mine.score,
             "position": position if in_window else None,
-            "features": features,
-            "contributions": _contributions(self.ranker.name, mine.score, facts),
+            "features": {**mine.reasons, "likes": counts.get("likes", 0), "comments": counts.get("comments", 0)},
+            "contributions": mine.contributions,
         }
 
     async def _fetcher(self, viewer_id: int, reels: bool):
@@ -172,24 +178,24 @@ class FeedService:
         await self.sources.ensure_authors(pulled)
         allowed = {viewer_id, *followees.ids}
         author_lists = self.sources.lists_for(reels)
-        authors: dict[int, int] = {}  # post id -> author id, of every entry fetch returned
+        entries: dict[int, Entry] = {}  # post id -> its entry, of every entry fetch returned
 
         async def fetch(before: int, n: int) -> list[tuple[int, int]]:
             lists = [author_lists.page(author, before, n) for author in pulled]
             if self.strategy != "pull":
                 lists.append(timeline.page(viewer_id, before, n))
-            found: dict[int, int] = {}
+            found: dict[int, Entry] = {}
             for entry in heapq.merge(*lists, reverse=True):  # entries compare by post id first
                 if entry.author_id in allowed and entry.post_id not in found:
-                    found[entry.post_id] = entry.author_id
+                    found[entry.post_id] = entry
                     if len(found) == n:
                         break
-            authors.update(found)
+            entries.update(found)
             return [(post_id, post_id) for post_id in found]
 
         # Whom the viewer follows (and themself) may be shown without another check: a
         # follow is approved for private accounts, and a block removes it.
-        return fetch, allowed, authors
+        return fetch, allowed, entries
 
     def _split(self, followees: Followees) -> tuple[list[int], list[int]]:
         """(pushed, pulled) authors among the followees, under this strategy."""
@@ -293,11 +299,6 @@ def _offset(cursor: str | None) -> int:
     return int(cursor[1:])
 
 
-def _contributions(ranker: str, score: float, facts: Candidate) -> dict[str, float]:
-    """The recency score is (1 + log1p(likes) + 2·log1p(comments)) x freshness: each term
-    times freshness is its additive share of the score. Other rankers: none known."""
-    if ranker != "recency":
-        return {}
-    terms = {"base": 1.0, "likes": math.log1p(facts.like_count), "comments": 2 * math.log1p(facts.comment_count)}
-    freshness = score / sum(terms.values())
-    return {name: term * freshness for name, term in terms.items()}
+def _candidate(view: PostView) -> Candidate:
+    card = view.record
+    return Candidate(card.id, card.author_id, view.like_count, view.comment_count, card.kind)

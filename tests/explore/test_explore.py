@@ -117,9 +117,10 @@ async def test_explain(client, alice, bob, carol):
     response = await client.get(f"/api/v1/feed/explain/{post['id']}", headers=alice.headers)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["post_id"] == post["id"] and body["ranker"] == "recency" and body["position"] == 0
-    assert body["features"]["likes"] == 1 and set(body["features"]) >= {"age_hours", "engagement", "freshness"}
-    assert abs(sum(body["contributions"].values()) - body["score"]) < 1e-9
+    assert body["post_id"] == post["id"] and body["ranker"] == "learned" and body["position"] == 0
+    assert body["features"]["likes"] == 1 and set(body["features"]) >= {"age_log_hours", "affinity", "velocity", "popularity"}
+    assert body["features"]["popularity"] > 0 and body["contributions"]["popularity"] > 0
+    assert abs(sum(body["contributions"].values()) - body["score"]) < 1e-3  # shares are rounded to 4 places
     second = (await client.get(f"/api/v1/feed/explain/{older['id']}", headers=alice.headers)).json()
     assert second["position"] == 1 and second["score"] < body["score"]
     elsewhere = (await client.get(f"/api/v1/feed/explain/{outside['id']}", headers=alice.headers)).json()
