@@ -34,6 +34,10 @@ And on the SENDER's shard, beside the media table it protects:
                      on ';', which a trigger body contains, so it is installed at
                      start) keeps the media janitor from deleting it, and letting go
                      of its blobs, while a message shows it.
+
+A message judged spam when sent (the moderation module's spam checks), or removed by
+an admin, carries `messages.spam` = 1: its sender still sees it, nobody else does. The
+thread index then gains `spam`, so that pages and unread counts still read it alone.
 """
 
 MIGRATIONS = [
@@ -81,5 +85,10 @@ MIGRATIONS = [
         thread_id INTEGER NOT NULL,
         message_id INTEGER NOT NULL
     );
+    """,
+    """
+    ALTER TABLE messages ADD COLUMN spam INTEGER NOT NULL DEFAULT 0;
+    DROP INDEX messages_thread;
+    CREATE INDEX messages_thread ON messages (thread_id, id, sender_id, spam);
     """,
 ]

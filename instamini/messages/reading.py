@@ -150,7 +150,7 @@ class ThreadReader:
         card = await self._card(viewer_id, thread_id)
         hidden = await self._hidden(viewer_id, card.member_ids) if card.kind == GROUP else set()
         before = decode_cursor(cursor, NEWEST)
-        found = await records.newest_messages(self.meta, shard_of(thread_id), thread_id, hidden, before, limit + 1)
+        found = await records.newest_messages(self.meta, shard_of(thread_id), viewer_id, thread_id, hidden, before, limit + 1)
         more = len(found) > limit
         found = found[:limit]
         return MessagePage(await self._message_views(viewer_id, found), str(found[-1].id) if more else None)

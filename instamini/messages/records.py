@@ -7,7 +7,8 @@ rows of index.py). The readers take a list of thread ids and ask each shard once
 `hidden` arguments are the ids of people hidden from the viewer (a block either way):
 in groups, their messages are left out of what the viewer reads and counts, in SQL, so
 pages and unread counts stay exact. (A direct thread keeps its whole history: nothing
-new can be sent in it across a block anyway.)
+new can be sent in it across a block anyway.) Likewise, a message flagged `spam` is read
+by its sender only: left out of everyone else's pages, last messages and unread counts.
 
 Cost: a message is one INSERT and two small UPDATEs; a page of threads is three
 queries per shard involved, each walking the (thread_id, id, sender_id) index only.
@@ -92,15 +93,17 @@ def insert_thread(conn: sqlite3.Connection, card: ThreadCard, folders: dict[int,
 
 
 def insert_message(
-    conn: sqlite3.Connection, card: ThreadCard, record: MessageRecord, recipients: Iterable[int]
+    conn: sqlite3.Connection, card: ThreadCard, record: MessageRecord, recipients: Iterable[int], spam: bool = False
 ) -> list[UserThreadRow]:
-    """Store a message; returns the user-side rows of those it reaches (the sender included)."""
+    """Store a message; returns the user-side rows of those it reaches (the sender included).
+    Spam reaches its sender only (pass `recipients` accordingly) and is no thread activity."""
     media = None if record.media is None else _json(record.media)
     conn.execute(
-        f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-        (record.id, record.thread_id, record.sender_id, record.text, media, record.post_id),
+        f"INSERT INTO messages ({MESSAGE_COLUMNS}, spam) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (record.id, record.thread_id, record.sender_id, record.text, media, record.post_id, spam),
     )
-    conn.execute("UPDATE threads SET last_message_id = ? WHERE id = ?", (record.id, card.id))
+    if not spam:
+        conn.execute("UPDATE threads SET last_message_id = ? WHERE id = ?", (record.id, card.id))
     # Writing in a thread means having read it; and replying to a request accepts it.
     conn.execute(
         "UPDATE thread_members SET last_read_message_id = ?, folder = 'inbox' WHERE thread_id = ? AND user_id = ?",
@@ -155,8 +158,9 @@ async def load_cards(meta: ShardedMeta, thread_ids: list[int]) -> dict[int, Thre
 _SUMMARY = """
 SELECT tm.thread_id,
   (SELECT count(*) FROM messages m WHERE m.thread_id = tm.thread_id AND m.id > tm.last_read_message_id
-     AND m.sender_id != tm.user_id AND (t.kind = 'direct' OR m.sender_id NOT IN (SELECT value FROM json_each(?2)))) AS unread,
-  (SELECT m.id FROM messages m WHERE m.thread_id = tm.thread_id
+     AND m.sender_id != tm.user_id AND m.spam = 0
+     AND (t.kind = 'direct' OR m.sender_id NOT IN (SELECT value FROM json_each(?2)))) AS unread,
+  (SELECT m.id FROM messages m WHERE m.thread_id = tm.thread_id AND (m.spam = 0 OR m.sender_id = ?1)
      AND (t.kind = 'direct' OR m.sender_id NOT IN (SELECT value FROM json_each(?2))) ORDER BY m.id DESC LIMIT 1) AS last_id
 FROM thread_members tm JOIN threads t ON t.id = tm.thread_id
 WHERE tm.user_id = ?1 AND tm.thread_id IN (SELECT value FROM json_each(?3))
@@ -189,12 +193,12 @@ async def summaries(meta: ShardedMeta, viewer_id: int, thread_ids: list[int], hi
 
 
 async def newest_messages(
-    meta: ShardedMeta, shard: int, thread_id: int, hidden: set[int], before: int, limit: int
+    meta: ShardedMeta, shard: int, viewer_id: int, thread_id: int, hidden: set[int], before: int, limit: int
 ) -> list[MessageRecord]:
     rows = await meta.read(
         shard,
-        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = ? AND id < ? "
+        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = ? AND id < ? AND (spam = 0 OR sender_id = ?) "
         f"AND sender_id NOT IN (SELECT value FROM json_each(?)) ORDER BY id DESC LIMIT ?",
-        (thread_id, before, _json(sorted(hidden)).decode(), limit),
+        (thread_id, before, viewer_id, _json(sorted(hidden)).decode(), limit),
     )
     return [message_from_row(row) for row in rows]

@@ -20,6 +20,12 @@ Rules:
   moment: lifting one shows the messages again), while the rest of the group sees both.
 - One direct thread per pair: starting it again returns the existing one.
 
+- Spam: before a message is stored, every check in `spam_checks` (author id, text -> is
+  it spam?) is asked; the moderation module appends its model there. A message called
+  spam is stored with `spam` = 1 and answered as usual (a spammer learns nothing), but
+  reaches its sender only: no push to the others, no "message.sent" (no notification),
+  no thread activity, left out of their history, previews and unread counts.
+
 Reading (pages, previews, what blocks hide) is in reading.py, which this extends.
 
 Cost: a message is one transaction on the thread's shard, plus, for members on other
@@ -43,6 +49,7 @@ from ..errors import Forbidden, InvalidInput, NotFound
 from ..graph.service import GraphService
 from ..ids import IdGenerator, shard_of
 from ..posts.service import PostsService
+from ..ranker.spam import SpamCheck, any_spam
 from ..realtime import frames
 from ..stores.cache_base import CacheBackend
 from ..stores.meta import ShardedMeta
@@ -87,6 +94,8 @@ class MessagesService(ThreadReader):
         super().__init__(meta, cache, accounts, graph, posts)
         self.ids, self.config, self.emit = ids, config, emit
         self.hub = hub if hub is not None else _NoHub()
+        # Asked before a message is stored: (sender id, text) -> is it spam? (see the docstring)
+        self.spam_checks: list[SpamCheck] = []
         # Sends in one thread are serialized, so message ids follow commit order there: a
         # read receipt up to a message then covers exactly the messages stored before it.
         self._thread_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -177,20 +186,32 @@ class MessagesService(ThreadReader):
         if media_id is not None and (not is_id(media_id) or shard_of(media_id) != shard_of(sender_id)):
             raise InvalidInput(f"media_id: {media_id} is not one of your uploads")  # it would live on their shard
         recipients = [member for member in card.member_ids if member not in hidden]
+        spam = await any_spam(self.spam_checks, sender_id, text)
+        if spam:
+            recipients = [sender_id]  # stored, and shown to its sender's devices only
         async with _lock(self._thread_locks, thread_id):
-            record, staged = await self._store(card, sender_id, text, media_id, post_id, recipients)
+            record, staged = await self._store(card, sender_id, text, media_id, post_id, recipients, spam)
         view = MessageView(record, await self.accounts.get_user(sender_id), preview)
         # The message is durable on the thread's shard: push it now, and only then write
         # the members' thread-list rows on their shards (their outbox covers a crash). The
         # sender's answer still waits for them, so their own list is current when it comes.
         await self._push_message(view, recipients, skip_socket)
         await self._deliver(shard_of(thread_id), staged)
+        if spam:
+            return view
         others = [member for member in recipients if member != sender_id]
         self.emit("message.sent", message_id=record.id, thread_id=thread_id, sender_id=sender_id, recipient_ids=others)
         return view
 
     async def _store(
-        self, card: ThreadCard, sender_id: int, text: str, media_id: int | None, post_id: int | None, recipients: list[int]
+        self,
+        card: ThreadCard,
+        sender_id: int,
+        text: str,
+        media_id: int | None,
+        post_id: int | None,
+        recipients: list[int],
+        spam: bool = False,
     ) -> tuple[MessageRecord, object]:
         """One transaction on the thread's shard (the photo's claim too, when it lives there);
         returns the message and the members' index rows staged for their shards."""
@@ -207,7 +228,7 @@ class MessagesService(ThreadReader):
             if media_id is not None and media is None:
                 media = attachments.claim(conn, sender_id, media_id, card.id, message_id)
             record = MessageRecord(message_id, card.id, sender_id, text, media, post_id)
-            return record, stage(conn, shard, records.insert_message(conn, card, record, recipients))
+            return record, stage(conn, shard, records.insert_message(conn, card, record, recipients, spam))
 
         try:
             record, staged = await self.meta.write(shard, insert)
@@ -273,6 +294,28 @@ class MessagesService(ThreadReader):
         others = [member for member in card.member_ids if member != user_id and member not in hidden]
         frame = frames.encode("typing", thread_id=str(thread_id), user_id=str(user_id))
         self.hub.publish(others, frame, skip=skip_socket)
+
+    # -- moderation ---------------------------------------------------------------------
+
+    async def text_of(self, message_id: int) -> str | None:
+        """A message's text, whoever may see it (moderation trains the spam model on it)."""
+        if not is_id(message_id) or shard_of(message_id) >= self.meta.shard_count:
+            return None
+        row = await self.meta.read_one(shard_of(message_id), "SELECT text FROM messages WHERE id = ?", (message_id,))
+        return None if row is None else row["text"]
+
+    async def hide(self, message_id: int) -> None:
+        """Hide a message from everyone but its sender, as if it had been judged spam when sent
+        (an admin's "remove"). Hidden rather than deleted: read receipts, the thread's last
+        activity and a sent photo's claim may point at it, and all stay valid this way."""
+
+        def mark(conn) -> None:
+            if not conn.execute("UPDATE messages SET spam = 1 WHERE id = ?", (message_id,)).rowcount:
+                raise NotFound(f"no message {message_id}")
+
+        if not is_id(message_id) or shard_of(message_id) >= self.meta.shard_count:
+            raise NotFound(f"no message {message_id}")
+        await self.meta.write(shard_of(message_id), mark)
 
     # -- recovery -----------------------------------------------------------------------
 

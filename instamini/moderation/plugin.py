@@ -1,7 +1,8 @@
 """The moderation module: reports, admins and suspensions.
 
 At start it loads the suspended users into memory and registers its hooks with
-the accounts service (`refuse_login`) and the graph service (`hidden_users`).
+the accounts service (`refuse_login`) and the graph service (`hidden_users`),
+and loads the spam model (spam.py) and adds its check to comments and messages (`spam_checks`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ..module import Module
 from .migrations import MIGRATIONS
 from .routes import ROUTES
 from .service import ModerationService
+from .spam import SpamService
 
 
 class ModerationModule(Module):
@@ -29,4 +31,9 @@ class ModerationModule(Module):
         await service.load()
         state.accounts.refuse_login.append(service.refusal)
         state.graph.hidden_users.append(service.is_suspended)
+        spam = state.spam = SpamService(state.meta, self.config.moderation)
+        await spam.load()
+        state.comments.spam_checks.append(spam.check)
+        if state.get("messages") is not None:  # comments and messages share one model and rate window
+            state.messages.spam_checks.append(spam.check)
         yield

@@ -6,6 +6,9 @@ that the accounts and graph services offer (`refuse_login`, `hidden_users`): a
 suspended user cannot log in, their tokens stop working and everything that
 resolves them treats them as missing. Single process: the set is this process's.
 
+Resolving a report on a comment or a message also trains the spam model (spam.py):
+"remove" or "suspend" teaches its text as spam, "dismiss" as ordinary.
+
 Cost: a set lookup per authenticated request and per profile or post shown; an
 admin check is one indexed query on shard 0.
 """
@@ -148,6 +151,7 @@ class ModerationService:
 
     async def resolve(self, admin_id: int, report_id: int, action: str) -> Report:
         report = await self._open_report(report_id)
+        text = await self._text_of(report)  # read before a removal deletes it
         if action == "remove":
             await self._remove(report)
         elif action == "suspend":
@@ -163,7 +167,19 @@ class ModerationService:
                 raise Conflict(f"report {report_id} is already resolved")
             return conn.execute(f"SELECT {REPORT_COLUMNS} FROM reports WHERE id = ?", (report_id,)).fetchone()
 
-        return _report(await self.meta.write(REPORTS_SHARD, close))
+        resolved = _report(await self.meta.write(REPORTS_SHARD, close))
+        spam = self.state.get("spam")
+        if text is not None and spam is not None:  # learned once the report is closed: never twice
+            await spam.train(text, spam=action != "dismiss")
+        return resolved
+
+    async def _text_of(self, report: Report) -> str | None:
+        """The text of a reported comment or message (what the spam model learns from)."""
+        if report.kind == "comment":
+            return await self.state.comments.text_of(report.target_id)
+        if report.kind == "message" and self.state.get("messages") is not None:
+            return await self.state.messages.text_of(report.target_id)
+        return None
 
     async def _open_report(self, report_id: int) -> Report:
         row = await self.meta.read_one(REPORTS_SHARD, f"SELECT {REPORT_COLUMNS} FROM reports WHERE id = ?", (report_id,))
@@ -178,5 +194,8 @@ class ModerationService:
             await self.state.posts.remove(report.target_id)
         elif report.kind == "comment":
             await self.state.comments.remove(report.target_id)
+        elif report.kind == "message" and self.state.get("messages") is not None:
+            # Hidden from all but its sender, as spam is (see MessagesService.hide for why not deleted).
+            await self.state.messages.hide(report.target_id)
         else:
             raise InvalidInput(f"a reported {report.kind} cannot be removed; suspend its author instead")

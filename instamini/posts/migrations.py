@@ -71,4 +71,7 @@ MIGRATIONS = [
     ) WITHOUT ROWID;
     CREATE INDEX saves_newest ON saves (user_id, id);
     """,
+    """
+    ALTER TABLE comments ADD COLUMN spam INTEGER NOT NULL DEFAULT 0;
+    """,
 ]

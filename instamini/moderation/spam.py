@@ -1,0 +1,91 @@
+"""The spam model at work: loaded from shard 0, consulted before a comment or message is
+stored, trained by the reports admins resolve.
+
+The idea: the model (ranker/spam.py) lives in memory and its counts live in two tables on
+shard 0 (`spam_tokens`, `spam_totals`); training changes both, the table by increments in
+one transaction, so a restart loads exactly what was learned. A fresh install learns the
+seed corpus first. The rate signal is each author's texts in the last minute, kept in
+memory in a sliding window (a deque of times per author): losing it in a restart only
+forgets a minute.
+
+Cost: a check is a few dictionary lookups and a deque append (no I/O); training is one
+small transaction on shard 0. Single process: another instance has its own windows and
+learns only at its next start.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+
+from ..config import ModerationConfig
+from ..ranker import spam_seed
+from ..ranker.spam import NaiveBayes, SpamScore, spam_score
+from ..stores.meta import ShardedMeta
+
+MODEL_SHARD = 0
+WINDOW_SECONDS = 60.0
+SPAM_LABEL, HAM_LABEL = "spam", "ham"
+# Authors with no text in the last window are forgotten once this many are tracked.
+SWEEP_AT = 10_000
+
+
+class SpamService:
+    def __init__(self, meta: ShardedMeta, config: ModerationConfig, clock: Callable[[], float] = time.monotonic) -> None:
+        self.meta, self.config, self.clock = meta, config, clock
+        self.model = NaiveBayes()
+        self.recent: dict[int, deque[float]] = {}  # author -> times of their texts in the window
+
+    async def load(self) -> None:
+        """Read the counts from shard 0; learn the seed corpus if there are none yet."""
+        for row in await self.meta.read(MODEL_SHARD, "SELECT token, spam, ham FROM spam_tokens"):
+            self.model.add_counts(row["token"], row["spam"], row["ham"])
+        for row in await self.meta.read(MODEL_SHARD, "SELECT label, documents FROM spam_totals"):
+            self.model.documents[0 if row["label"] == SPAM_LABEL else 1] += row["documents"]
+        if self.model.empty:
+            learned = [(self.model.learn(text, True), True) for text in spam_seed.SPAM]
+            learned += [(self.model.learn(text, False), False) for text in spam_seed.HAM]
+            await self.meta.write(MODEL_SHARD, lambda conn: _store(conn, learned))
+
+    def _rate(self, author_id: int) -> int:
+        """Count one more text of the author now; how many they wrote in the last window."""
+        now = self.clock()
+        if len(self.recent) >= SWEEP_AT:
+            self.recent = {author: times for author, times in self.recent.items() if times[-1] > now - WINDOW_SECONDS}
+        times = self.recent.setdefault(author_id, deque())
+        times.append(now)
+        while times[0] <= now - WINDOW_SECONDS:
+            times.popleft()
+        return len(times)
+
+    def score(self, author_id: int, text: str) -> SpamScore:
+        """Score a text the author is writing now (it counts toward their rate)."""
+        return spam_score(self.model, text, self._rate(author_id), self.config.spam_rate_per_minute)
+
+    async def check(self, author_id: int, text: str) -> bool:
+        """The seam's signature (comments and messages call it before storing): is it spam?"""
+        return self.score(author_id, text).probability >= self.config.spam_threshold
+
+    async def train(self, text: str, spam: bool) -> None:
+        """Learn a labelled text, in memory and on shard 0 (one transaction)."""
+        counted = self.model.learn(text, spam)
+        await self.meta.write(MODEL_SHARD, lambda conn: _store(conn, [(counted, spam)]))
+
+
+def _store(conn: sqlite3.Connection, learned: list[tuple[Counter[str], bool]]) -> None:
+    """Add what was learned to the stored counts (increments: the rows stay exact whatever
+    else was written meanwhile)."""
+    for counted, spam in learned:
+        column = "spam" if spam else "ham"
+        conn.executemany(
+            f"INSERT INTO spam_tokens (token, {column}) VALUES (?, ?) "
+            f"ON CONFLICT (token) DO UPDATE SET {column} = {column} + excluded.{column}",
+            list(counted.items()),
+        )
+        conn.execute(
+            "INSERT INTO spam_totals (label, documents) VALUES (?, 1) "
+            "ON CONFLICT (label) DO UPDATE SET documents = documents + 1",
+            (SPAM_LABEL if spam else HAM_LABEL,),
+        )
