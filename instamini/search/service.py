@@ -8,12 +8,15 @@ scatters one FTS5 query per shard (asyncio.gather of meta.read) and gathers:
   username first, then strict before loose, then a username that starts with the
   first word before a display-name-only match, then followers (cached counters), then
   shorter usernames. bm25 is not compared across shards: its statistics are a
-  shard's own. Users blocked either way are left out for a logged-in caller.
+  shard's own. Users blocked either way are left out for a logged-in caller, and
+  users hidden from everyone (`graph.is_hidden`: suspended) for every caller.
 - hashtags: each shard returns its matching tags with the most posts there; a second
   round asks every shard for the exact counts of those candidates, summed. The exact
   tag comes first, then by total posts.
 - a tag's top posts: the newest TOP_WINDOW posts with the tag, ordered by likes plus
   comments (counters), paged by offset ("r<offset>", as the feed's ranked cursor).
+  Both tag orders hydrate through PostsService, which drops the posts of authors
+  blocked either way or hidden from everyone (suspended); tests/search/test_suspended.py.
 
 Cost: per search two reads per shard (people, tags) plus one for hashtag totals and
 one on the caller's shard for blocks; a top page one read per shard plus cached counters.
@@ -107,8 +110,9 @@ class SearchService:
     async def people(self, viewer_id: int | None, match: Match, exact: str) -> list[UserRecord]:
         n = self.config.results_per_kind
         tiers = best_tiers(await self._scatter(*tiered_sql(_PEOPLE, match, n * PER_SHARD_FACTOR)), "id")
-        hidden = await self.posts.graph.hidden_from(viewer_id, list(tiers))
-        users = await self.accounts.get_users([i for i in tiers if i not in hidden])
+        graph = self.posts.graph
+        hidden = await graph.hidden_from(viewer_id, list(tiers))
+        users = await self.accounts.get_users([i for i in tiers if i not in hidden and not graph.is_hidden(i)])
         counts = await self.counters.get_many(list(users))
         first = match.tokens[0]
 

@@ -69,12 +69,12 @@ def mark_seen(conn: sqlite3.Connection, story_id: int, viewer_id: int, now_ms: i
     )
 
 
-def delete_expired(conn: sqlite3.Connection, now_ms: int) -> tuple[int, list[str]]:
-    """Delete the stories past their end, their views and their media; (how many, blob keys)."""
-    ids = [row[0] for row in conn.execute("SELECT id FROM stories WHERE expires_ms <= ?", (now_ms,))]
+def delete_expired(conn: sqlite3.Connection, now_ms: int) -> tuple[list[tuple[int, int]], list[str]]:
+    """Delete the stories past their end, their views and their media; ([(story, author)], blob keys)."""
+    gone = [(row[0], row[1]) for row in conn.execute("SELECT id, author_id FROM stories WHERE expires_ms <= ?", (now_ms,))]
     keys: list[str] = []
-    for story_id in ids:
+    for story_id, _ in gone:
         conn.execute("DELETE FROM story_views WHERE story_id = ?", (story_id,))
         conn.execute("DELETE FROM stories WHERE id = ?", (story_id,))
         keys += media_records.release_post(conn, story_id)  # the media rows whose post_id is the story
-    return len(ids), keys
+    return gone, keys

@@ -8,14 +8,20 @@ so blob gc can collect them. It runs in the background every JANITOR_SECONDS whe
 `[media] background_jobs` is true ([stories] has no switch of its own; the tests
 turn it off and call `run_once()`). `clock_ms` is an attribute so tests move time.
 
-Visibility is the posts rule: never across a block, and a private account's
-stories only to its approved followers (and itself).
+The tray is served from the cache (cache.py): whom the viewer follows, each
+author's live stories and the viewer's seen marks are LMDB entries, filled from
+SQLite on a miss and written through on post, seen, janitor and follow changes.
+It is ordered unseen first, then within each group by the ranker on `state.ranker`
+(one candidate per author: their newest live story), or by recency if no ranking
+module is on; what is shown is reported to `state.impressions` when it exists.
 
-Cost: the tray is computed from SQLite on every request, not cached: one edge
-query on the caller's shard, then one query per shard holding followees (the
-followees' ids in an IN list), and a cached relationship lookup per author with
-stories. Fine for hundreds of followees; an LMDB "current stories" entry per
-author would make it cache reads only (left for later).
+Visibility is the posts rule: never across a block, nor from a suspended account,
+and a private account's stories only to its approved followers (and itself).
+
+Cost: a warm tray makes no SQLite call: three batched LMDB reads (followees,
+story lists, seen marks) plus the cached users and relationships, then one ranker
+call. A cold tray costs one query on the viewer's shard and two per shard holding
+authors. Posting or seeing a story adds one LMDB write after the commit.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import anyio
 import msgspec
@@ -30,11 +37,14 @@ import msgspec
 from ..accounts.service import AccountsService, UserRecord
 from ..config import StoriesConfig
 from ..errors import NotFound
+from ..feed.ranker import Candidate, RecencyRanker
 from ..graph.service import GraphService
-from ..ids import IdGenerator, group_by_shard, shard_of
+from ..ids import IdGenerator, shard_of
 from ..stores.blobs import BlobStore
+from ..stores.cache_base import CacheBackend
 from ..stores.meta import ShardedMeta
 from . import records
+from .cache import TrayCache
 from .records import StoryRecord
 
 log = logging.getLogger(__name__)
@@ -60,6 +70,11 @@ class TrayEntry(msgspec.Struct, frozen=True):
         return any(not story.seen for story in self.stories)
 
 
+def candidate(entry: TrayEntry) -> Candidate:
+    """What the ranker sees of a tray entry: the author's newest live story."""
+    return Candidate(entry.stories[-1].record.id, entry.user.id, 0, 0, kind="story")
+
+
 class Viewer(msgspec.Struct, frozen=True):
     user: UserRecord
     seen_ms: int
@@ -75,10 +90,17 @@ class StoriesService:
         blobs: BlobStore,
         config: StoriesConfig,
         emit: Callable[..., None],
+        cache: CacheBackend,
+        service: Callable[[str], Any] = lambda name: None,
     ) -> None:
         self.meta, self.ids, self.accounts, self.graph, self.blobs, self.emit = meta, ids, accounts, graph, blobs, emit
         self.config = config
         self.clock_ms: Callable[[], int] = now_ms
+        self.cached = TrayCache(meta, cache)
+        # Another module's service by name, looked up at request time (`state.get`):
+        # "ranker" and "impressions" are optional, their modules may be off.
+        self.service = service
+        self.fallback_ranker = RecencyRanker(clock_ms=lambda: self.clock_ms())
 
     # -- writing ---------------------------------------------------------------------
 
@@ -90,6 +112,7 @@ class StoriesService:
         story = await self.meta.write(
             shard, lambda conn: records.insert_story(conn, story_id, author_id, media_id, created, expires)
         )
+        self.cached.story_posted(story)
         self.emit("story.posted", story_id=story_id, author_id=author_id)
         return story
 
@@ -99,6 +122,7 @@ class StoriesService:
             return  # an author's own views are not counted
         seen_ms = self.clock_ms()
         new = await self.meta.write(shard_of(story_id), lambda conn: records.mark_seen(conn, story_id, viewer_id, seen_ms))
+        self.cached.marked_seen(viewer_id, story, seen_ms)
         if new:
             self.emit("story.seen", story_id=story_id, author_id=story.author_id, viewer_id=viewer_id)
 
@@ -141,36 +165,39 @@ class StoriesService:
         return [v for v in shown if not (await self.graph.relationship(viewer_id, v.user.id)).hidden]
 
     async def tray(self, viewer_id: int) -> list[TrayEntry]:
-        """Whom the viewer follows (and the viewer) with live stories: unseen first, then newest."""
-        following = await self.meta.read(
-            shard_of(viewer_id), "SELECT dst FROM edges WHERE src = ? AND kind = 'following'", (viewer_id,)
-        )
-        authors = {viewer_id, *(row[0] for row in following)}
-        by_author = await self._live_stories(viewer_id, authors)
+        """Whom the viewer follows (and the viewer) with live stories: unseen first, then ranked."""
+        now = self.clock_ms()
+        following = await self.cached.following(viewer_id)
+        by_author = await self.cached.stories_of([viewer_id, *following], now)
         users = await self.accounts.get_users(by_author)
-        entries = [
-            TrayEntry(users[author_id], stories)
-            for author_id, stories in by_author.items()
-            if author_id in users and await self.may_see(viewer_id, users[author_id])
-        ]
-        entries.sort(key=lambda entry: (not entry.has_unseen, -entry.stories[-1].record.created_ms))
-        return entries[: self.config.tray_size]
+        shown = [a for a in by_author if a in users and await self.may_see(viewer_id, users[a])]
+        seen = await self.cached.seen_by(viewer_id, [a for a in shown if a != viewer_id])
+        entries = {
+            author: TrayEntry(
+                users[author],
+                [StoryView(s, author == viewer_id or s.id in seen.get(author, ())) for s in by_author[author]],
+            )
+            for author in shown
+        }
+        ordered = self.rank(viewer_id, entries)[: self.config.tray_size]
+        self.record_impressions(viewer_id, ordered)
+        return ordered
 
-    async def _live_stories(self, viewer_id: int, author_ids: set[int]) -> dict[int, list[StoryView]]:
-        """Unexpired stories of these authors, oldest first, with the viewer's seen marks."""
-        sql = (
-            f"SELECT s.id, s.author_id, s.created_ms, s.expires_ms, {records.MEDIA_COLUMNS}, "
-            f"EXISTS (SELECT 1 FROM story_views v WHERE v.story_id = s.id AND v.viewer_id = {int(viewer_id)}) "
-            f"FROM stories s JOIN media m ON m.id = s.media_id "
-            f"WHERE s.expires_ms > {int(self.clock_ms())} AND s.author_id IN ({{ids}}) ORDER BY s.id"
+    def rank(self, viewer_id: int, entries: dict[int, TrayEntry]) -> list[TrayEntry]:
+        """Unseen first; within each group the ranker's order (unranked authors last, newest first)."""
+        newest_first = sorted(entries.values(), key=lambda entry: -entry.stories[-1].record.id)
+        ranker = self.service("ranker") or self.fallback_ranker
+        scored = ranker.rank(viewer_id, [candidate(entry) for entry in newest_first])
+        position = {s.post_id: i for i, s in enumerate(scored)}
+        last = len(position)
+        return sorted(
+            newest_first, key=lambda entry: (not entry.has_unseen, position.get(entry.stories[-1].record.id, last))
         )
-        rows = await self.meta.read_by_shard(sql, group_by_shard(author_ids))
-        by_author: dict[int, list[StoryView]] = {}
-        for row in rows:
-            story = records.story_from_row(tuple(row)[:-1])
-            seen = bool(row[-1]) or story.author_id == viewer_id
-            by_author.setdefault(story.author_id, []).append(StoryView(story, seen))
-        return by_author
+
+    def record_impressions(self, viewer_id: int, entries: list[TrayEntry]) -> None:
+        impressions = self.service("impressions")
+        if entries and impressions is not None and hasattr(impressions, "record"):
+            impressions.record(viewer_id, "stories", [candidate(entry) for entry in entries])
 
     # -- the janitor -----------------------------------------------------------------
 
@@ -179,8 +206,13 @@ class StoriesService:
         deleted = 0
         cutoff = self.clock_ms()
         for shard in range(self.meta.shard_count):
-            count, keys = await self.meta.write(shard, lambda conn: records.delete_expired(conn, cutoff))
-            deleted += count
+            gone, keys = await self.meta.write(shard, lambda conn: records.delete_expired(conn, cutoff))
+            deleted += len(gone)
+            by_author: dict[int, set[int]] = {}
+            for story_id, author_id in gone:
+                by_author.setdefault(author_id, set()).add(story_id)
+            for author_id, story_ids in by_author.items():
+                self.cached.stories_deleted(author_id, story_ids)
             for key in keys:  # only after the commit: never a live row pointing at freed bytes
                 await self.blobs.decref(key)
         return deleted
