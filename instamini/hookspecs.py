@@ -71,3 +71,15 @@ def instamini_ranker(config: Any, default: Any) -> Any:
     the built-in ranker, so yours may wrap it. The first plugin that returns one wins.
     """
 
+
+@hookspec
+def instamini_media_check(kind: str, phash: int | None, path: str) -> str | None:
+    """Look at a processed upload before it can be posted; return a reason to refuse it, or None.
+
+    Called in the server once an upload has been processed, for every plugin. `kind`
+    is "image" or "video", `phash` the 64-bit perceptual hash of the image (of a video's
+    poster frame), `path` a JPEG rendition (at most 1080 px) on local disk. A returned
+    reason fails the upload with that reason (the uploader sees it); the built-in
+    check refuses images near one on the admins' blocklist. Runs on the event loop: do
+    heavy work with `anyio.to_thread.run_sync` and return an awaitable.
+    """

@@ -49,6 +49,7 @@ def instamini_event(name, payload):
 def test_every_hook_has_a_docstring_and_a_test():
     assert set(HOOKS) == {
         "instamini_routes", "instamini_startup", "instamini_shutdown", "instamini_event", "instamini_ranker",
+        "instamini_media_check",
     }
     test_text = "\n".join(path.read_text() for path in TESTS.rglob("test_*.py"))
     plugin_text = (TESTS.parent / "plugins" / "welcome.py").read_text() + RECORDER

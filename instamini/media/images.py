@@ -10,8 +10,9 @@ bursts keep their first frame only: we serve stills.
 
 Cost: one decode (JPEGs much larger than the largest width decode at 1/2, 1/4 or
 1/8 scale through libjpeg's DCT scaling, the big win for phone photos), one LANCZOS
-resize and one encode per width, plus one JPEG. Runs in a sandboxed worker process;
-the only exception raised on purpose is MediaRejected, whose message the uploader sees.
+resize and one encode per width, plus one JPEG and a perceptual hash (ranker/phash.py).
+Runs in a sandboxed worker process; the only exception raised on purpose is
+MediaRejected, whose message the uploader sees.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pillow_heif
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from PIL.ExifTags import Base
 
+from ..ranker.phash import dhash
 from .errors import MediaRejected
 
 pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
@@ -62,6 +64,7 @@ def process_image(source: str, out_dir: str, settings: dict) -> dict:
         "height": largest.height,
         "duration_ms": None,
         "placeholder": dominant_colour(sized[-1]),
+        "phash": dhash(largest),  # of the upright pixels, as served
         "variants": variants,
     }
 

@@ -7,6 +7,8 @@ the media row and deleted in the one that records the outcome, so a restart find
 every unfinished job (a job left `running` by a crash is queued again, up to
 `[media] max_attempts`). The original upload is a file under `data/uploads/` that
 only the job refers to; it is deleted when the job ends and never served.
+`media.phash` (added by the second migration) is the perceptual hash of a processed
+image or of a video's poster (`ranker/phash.py`), stored signed; NULL before.
 """
 
 MIGRATIONS = [
@@ -37,5 +39,8 @@ MIGRATIONS = [
         upload_path TEXT NOT NULL,
         queued_ms INTEGER NOT NULL
     );
+    """,
+    """
+    ALTER TABLE media ADD COLUMN phash INTEGER;
     """,
 ]

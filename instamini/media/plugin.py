@@ -39,6 +39,7 @@ class MediaModule(Module):
             wall_seconds=settings.job_wall_seconds,
         )
         state.media = MediaService(self.config, state.meta, state.blobs, state.ids, pool, app.emit)
+        state.media.plugins = state.get("plugins")  # for instamini_media_check; absent in some tests
         await state.media.open()
         state.accounts.avatar_check = records.check_avatar
         try:

@@ -143,6 +143,16 @@ async def load_for_posts(meta: ShardedMeta, post_ids: Iterable[int]) -> dict[int
     return by_post
 
 
+async def load_phashes(meta: ShardedMeta, object_id: int, of_post: bool = False) -> list[int | None] | None:
+    """The stored perceptual hashes (signed; None where not computed) of one media item, or
+    of every item of one post in carousel order; None when no such media or post exists."""
+    if shard_of(object_id) >= meta.shard_count:
+        return None
+    column = "post_id" if of_post else "id"
+    rows = await meta.read(shard_of(object_id), f"SELECT phash FROM media WHERE {column} = ? ORDER BY position", (object_id,))
+    return [row[0] for row in rows] or None
+
+
 async def load(meta: ShardedMeta, media_id: int) -> MediaRecord | None:
     if shard_of(media_id) >= meta.shard_count:  # a made-up id: no shard holds it
         return None
@@ -174,14 +184,15 @@ def finish_ready(
     duration_ms: int | None,
     placeholder: str | None,
     variants: Iterable[Variant],
+    phash: int | None = None,
 ) -> bool:
     """Record a processed upload and end its job; False if the media was deleted meanwhile."""
     conn.execute("DELETE FROM media_jobs WHERE media_id = ?", (media_id,))
     return bool(
         conn.execute(
-            "UPDATE media SET status = 'ready', width = ?, height = ?, duration_ms = ?, placeholder = ?, variants = ? "
-            "WHERE id = ? AND status = 'processing'",
-            (width, height, duration_ms, placeholder, encode_variants(variants), media_id),
+            "UPDATE media SET status = 'ready', width = ?, height = ?, duration_ms = ?, placeholder = ?, variants = ?, "
+            "phash = ? WHERE id = ? AND status = 'processing'",
+            (width, height, duration_ms, placeholder, encode_variants(variants), phash, media_id),
         ).rowcount
     )
 

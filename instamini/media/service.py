@@ -7,7 +7,10 @@ re-encode the file, puts the outputs in the blob store, and records the outcome
 (`ready` with variants, or `failed` with a reason) in the same transaction that
 deletes the job. A stop at any point leaves either a queued or running job (run
 again at the next start) or a finished one; never a lost upload. `run_once()` does
-one round, so tests step the loop instead of sleeping.
+one round, so tests step the loop instead of sleeping. Between processing and
+recording, content checks (`content_checks`, then the plugins'
+`instamini_media_check`) may refuse the result: it then fails with their reason,
+and none of its files ever enters the blob store.
 
 Cost: two small writes per upload; one worker round trip per job; each output
 file is hashed and fsynced once as it enters the blob store.
@@ -15,11 +18,13 @@ file is hashed and fsynced once as it enters the blob store.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Annotated, Any
 
 import anyio
 import msgspec
@@ -29,6 +34,7 @@ from litestar import Request
 from ..config import Config
 from ..errors import NotFound
 from ..ids import IdGenerator, shard_of
+from ..ranker.phash import to_signed
 from ..stores.blobs import BlobStore
 from ..stores.meta import ShardedMeta
 from . import records
@@ -39,6 +45,8 @@ from .upload import receive_upload
 log = logging.getLogger(__name__)
 
 TASKS = {"image": "instamini.media.images:process_image", "video": "instamini.media.videos:process_video"}
+# A content check: (kind, phash, path of a JPEG rendition) -> a reason to refuse, or None.
+ContentCheck = Callable[[str, int | None, str], Awaitable[str | None]]
 # How often the janitor deletes uploads never posted and unreferenced blobs.
 JANITOR_SECONDS = 600
 
@@ -60,6 +68,7 @@ class ProcessResult(msgspec.Struct):
     duration_ms: int | None
     placeholder: str | None
     variants: list[OutputFile]
+    phash: Annotated[int, msgspec.Meta(ge=0)] | None = None  # perceptual hash (ranker/phash.py), 64 bits
 
 
 class Job(msgspec.Struct):
@@ -86,6 +95,11 @@ class MediaService:
         # SQL conditions an unused upload must also meet to be deleted: uploads in use
         # outside posts stay. Avatars (users, same shard) here; other modules add theirs.
         self.keep_clauses: list[str] = ["id NOT IN (SELECT avatar_media_id FROM users WHERE avatar_media_id IS NOT NULL)"]
+        # Checks of a processed upload before it becomes ready (the moderation blocklist
+        # adds one); then the plugins' instamini_media_check, through this pluggy manager.
+        self.content_checks: list[ContentCheck] = []
+        self.plugins: Any = None
+        self.refused = 0
 
     # -- start-up ------------------------------------------------------------------
 
@@ -185,17 +199,48 @@ class MediaService:
             await self._start_pool()
             raw = await self.pool.run(TASKS[job.kind], args)
             result = msgspec.convert(raw, ProcessResult)
-            await self._store_outputs(job, out_dir, result)
-            self.processed += 1
-            self.emit("media.ready", media_id=job.media_id, owner_id=job.owner_id, kind=job.kind)
+            refusal = await self._content_refusal(job.kind, result, out_dir)
+            if refusal is None:
+                await self._store_outputs(job, out_dir, result)
+                self.processed += 1
+                self.emit("media.ready", media_id=job.media_id, owner_id=job.owner_id, kind=job.kind)
+            else:
+                self.refused += 1
+                await self._fail(job, refusal)
         except (JobFailed, msgspec.ValidationError) as error:
-            reason = str(error) if isinstance(error, JobFailed) else "the worker sent back a malformed result"
-            await self.meta.write(shard_of(job.media_id), lambda conn: records.finish_failed(conn, job.media_id, reason))
-            self.failed += 1
-            self.emit("media.failed", media_id=job.media_id, owner_id=job.owner_id, reason=reason)
+            await self._fail(job, str(error) if isinstance(error, JobFailed) else "the worker sent back a malformed result")
         finally:
             with anyio.CancelScope(shield=True):
                 await to_thread.run_sync(self._clean_up, out_dir, job)
+
+    async def _fail(self, job: Job, reason: str) -> None:
+        await self.meta.write(shard_of(job.media_id), lambda conn: records.finish_failed(conn, job.media_id, reason))
+        self.failed += 1
+        self.emit("media.failed", media_id=job.media_id, owner_id=job.owner_id, reason=reason)
+
+    async def _content_refusal(self, kind: str, result: ProcessResult, out_dir: Path) -> str | None:
+        """The first reason a content check or a plugin gives to refuse this result, or None.
+
+        Runs before anything enters the blob store, so a refused upload leaves nothing
+        servable. `path` is our own JPEG (the fallback, or a video's poster) in the work dir.
+        """
+        jpegs = [output.file for output in result.variants if output.content_type == "image/jpeg"]
+        if not jpegs or Path(jpegs[0]).name != jpegs[0]:
+            raise msgspec.ValidationError("no JPEG rendition")
+        path = str(out_dir / jpegs[0])
+        for check in self.content_checks:
+            if (reason := await check(kind, result.phash, path)) is not None:
+                return reason
+        if self.plugins is None:
+            return None
+        try:
+            for answer in self.plugins.hook.instamini_media_check(kind=kind, phash=result.phash, path=path):
+                reason = await answer if inspect.isawaitable(answer) else answer
+                if reason is not None:
+                    return str(reason)
+        except Exception:  # a broken plugin is logged; it does not fail every upload
+            log.exception("a plugin failed in instamini_media_check")
+        return None
 
     async def _store_outputs(self, job: Job, out_dir: Path, result: ProcessResult) -> None:
         # Reference first, record second: a stop in between leaks a blob (gc cannot
@@ -217,6 +262,7 @@ class MediaService:
                 duration_ms=result.duration_ms,
                 placeholder=result.placeholder,
                 variants=variants,
+                phash=None if result.phash is None else to_signed(result.phash),
             ),
         )
         if not recorded:  # deleted while it was processing: give the references back
@@ -266,7 +312,7 @@ class MediaService:
                 log.exception("media janitor round failed")
 
     def stats(self) -> dict:
-        return {"processed": self.processed, "failed": self.failed, **self.pool.stats()}
+        return {"processed": self.processed, "failed": self.failed, "refused": self.refused, **self.pool.stats()}
 
 
 def _claim_job(conn, media_id: int) -> bool:

@@ -29,6 +29,7 @@ from typing import NamedTuple
 import av
 from PIL import Image
 
+from ..ranker.phash import dhash
 from . import images
 from .errors import MediaRejected
 
@@ -80,6 +81,7 @@ def process_video(source: str, out_dir: str, settings: dict) -> dict:
         **size,
         "duration_ms": duration_ms,
         "placeholder": images.dominant_colour(transcoder.poster),
+        "phash": dhash(transcoder.poster),  # the poster frame stands for the video
         "variants": [
             {"file": os.path.basename(path), "role": "video", "content_type": "video/mp4", **size},
             *_stills(transcoder, out_dir, settings),
