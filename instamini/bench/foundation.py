@@ -29,6 +29,8 @@ SERVER_TOML = """
 [accounts]
 registrations_per_address_per_minute = 100000
 logins_per_address_per_minute = 100000
+[moderation]
+spam_rate_per_minute = 1000000   # simulated people write far faster than a person; not spam
 """
 
 

@@ -119,13 +119,13 @@ class FeedService:
         surface = "reels" if reels else "feed"
         if order == "chronological":
             page = await self.posts.visible_page(viewer_id, fetch, cursor, limit, known_visible=allowed)
-            self._log(viewer_id, surface, [_candidate(view) for view in page.posts])
+            self._log(viewer_id, surface, page.posts)
             return page
         offset = _offset(cursor)
         ranked = self.ranker.rank(viewer_id, await self._candidates(await fetch(NEWEST, RANK_WINDOW), entries))
         chosen = [s.post_id for s in ranked[offset : offset + limit]]
         views = await self.posts.hydrate(viewer_id, chosen, known_visible=allowed)
-        self._log(viewer_id, surface, [_candidate(view) for view in views])
+        self._log(viewer_id, surface, views)
         more = offset + limit < len(ranked)
         return PostPage(views, f"r{offset + limit}" if more else None)
 
@@ -137,9 +137,11 @@ class FeedService:
             for i in ids
         ]
 
-    def _log(self, viewer_id: int, surface: str, shown: list[Candidate]) -> None:
+    def _log(self, viewer_id: int, surface: str, shown: list[PostView]) -> None:
+        """Log the page as impressions; not the posts already liked: they cannot be liked
+        again, so logging them would teach the model that what you like, you skip."""
         if self.impressions is not None:
-            self.impressions.record(viewer_id, surface, shown)
+            self.impressions.record(viewer_id, surface, [_candidate(view) for view in shown if not view.liked])
 
     async def explain(self, viewer_id: int, post_id: int) -> dict:
         """Why the ranker puts a post where it is in the viewer's ranked home feed: each

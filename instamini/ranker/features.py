@@ -8,6 +8,10 @@ LMDB tables that the app's own events keep up to date:
     affinity         log(1 + how much the viewer interacted with the author lately):
                      likes 1, comments and saves 2, messages 1, stories watched 0.5,
                      halving every AFFINITY_HALF_LIFE_DAYS
+    author_rate      those interactions per time the author was shown to the viewer
+                     (smoothed: (interactions + 0.25) / (shown + 5)): affinity counts
+                     how much, this says how often, which tells a favourite from an
+                     author who is merely shown a lot
     velocity         log(1 + (likes + 2 x comments) / (hours + 2)): engagement per hour
     popularity       log(1 + likes + comments): engagement in all
     kind_match       the share of the viewer's recent interactions on this kind
@@ -15,7 +19,7 @@ LMDB tables that the app's own events keep up to date:
     source_strength  Explore only: how strong the source that found it is
     own_post         1 for the viewer's own posts, which they rarely interact with
 
-    ranker_affinity  (viewer, author) -> [score, updated ms]
+    ranker_affinity  (viewer, author) -> [score, updated ms, times shown]
     ranker_taste     viewer -> {kind: [score, updated ms]}
 
 These tables are derived and decay anyway: losing the cache only makes the
@@ -37,7 +41,9 @@ from ..feed.ranker import Candidate
 from ..ids import created_ms
 from ..stores.cache_base import CacheBackend, CacheTable
 
-FEATURES = ("age_log_hours", "affinity", "velocity", "popularity", "kind_match", "source_strength", "own_post")
+FEATURES = (
+    "age_log_hours", "affinity", "author_rate", "velocity", "popularity", "kind_match", "source_strength", "own_post",
+)
 AFFINITY, TASTE = "ranker_affinity", "ranker_taste"
 CACHE_TABLES = (AFFINITY, TASTE)
 AFFINITY_HALF_LIFE_DAYS = 14.0
@@ -55,9 +61,21 @@ def decayed(score: float, updated_ms: int, now: int) -> float:
     return score * 0.5 ** (max(0, now - updated_ms) / (AFFINITY_HALF_LIFE_DAYS * 86_400_000))
 
 
+class Affinity(msgspec.Struct, array_like=True):
+    """One viewer's history with one author; both numbers decay from `updated_ms`."""
+
+    score: float = 0.0  # weighted interactions
+    updated_ms: int = 0
+    shown: float = 0.0  # times the author's posts were logged as shown
+
+    def at(self, now: int) -> Affinity:
+        factor = decayed(1.0, self.updated_ms, now)
+        return Affinity(self.score * factor, now, self.shown * factor)
+
+
 class FeatureExtractor:
     def __init__(self, cache: CacheBackend, clock_ms=now_ms) -> None:
-        self.affinity = CacheTable(cache, AFFINITY, tuple[float, int])
+        self.affinity = CacheTable(cache, AFFINITY, Affinity)
         self.taste = CacheTable(cache, TASTE, dict[str, tuple[float, int]])
         self.clock_ms = clock_ms
 
@@ -68,13 +86,23 @@ class FeatureExtractor:
         if viewer_id == author_id:
             return
         now, weight = self.clock_ms(), ACTION_WEIGHTS[action]
-        old = self.affinity.get((viewer_id, author_id))
-        self.affinity.put((viewer_id, author_id), (weight + (decayed(*old, now) if old else 0.0), now))
+        current = (self.affinity.get((viewer_id, author_id)) or Affinity()).at(now)
+        current.score += weight
+        self.affinity.put((viewer_id, author_id), current)
         if kind in KINDS:
             taste = self.taste.get(viewer_id) or {}
             score, updated = taste.get(kind, (0.0, now))
             taste[kind] = (decayed(score, updated, now) + weight, now)
             self.taste.put(viewer_id, taste)
+
+    def shown(self, viewer_id: int, author_ids: Sequence[int]) -> None:
+        """Count that these authors' posts were shown to the viewer (once per author per call)."""
+        now = self.clock_ms()
+        authors = list(dict.fromkeys(a for a in author_ids if a != viewer_id))
+        for author, found in zip(authors, self.affinity.get_many([(viewer_id, a) for a in authors])):
+            current = (found or Affinity()).at(now)
+            current.shown += 1
+            self.affinity.put((viewer_id, author), current)
 
     # -- features --------------------------------------------------------------------
 
@@ -82,17 +110,19 @@ class FeatureExtractor:
         now = self.clock_ms()
         authors = list(dict.fromkeys(c.author_id for c in candidates))
         affinity = {
-            author: decayed(*found, now) if found else 0.0
+            author: (found or Affinity()).at(now)
             for author, found in zip(authors, self.affinity.get_many([(viewer_id, a) for a in authors]))
         }
         taste = {kind: decayed(*value, now) for kind, value in (self.taste.get(viewer_id) or {}).items()}
         total_taste = sum(taste.values())
         rows = []
         for c in candidates:
+            history = affinity[c.author_id]
             hours = max(0.0, (now - created_ms(c.post_id)) / 3_600_000)
             rows.append({
                 "age_log_hours": math.log1p(hours),
-                "affinity": math.log1p(affinity[c.author_id]),
+                "affinity": math.log1p(history.score),
+                "author_rate": (history.score + 0.25) / (history.shown + 5),
                 "velocity": math.log1p((c.like_count + 2 * c.comment_count) / (hours + 2)),
                 "popularity": math.log1p(c.like_count + c.comment_count),
                 "kind_match": (taste.get(c.kind, 0.0) + 1) / (total_taste + len(KINDS)),

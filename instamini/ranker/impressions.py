@@ -74,6 +74,7 @@ class ImpressionLog:
             return
         now = self.clock_ms()
         rows = self.extractor.features(viewer_id, candidates)
+        new_authors = []
         for candidate, features in zip(candidates, rows):
             if candidate.author_id == viewer_id:
                 continue  # one's own posts say nothing about taste
@@ -81,7 +82,9 @@ class ImpressionLog:
             key = item_key(viewer_id, surface, item)
             if key not in self.pending:  # shown again while waiting: the first showing counts
                 self.pending[key] = Pending(surface, features, now)
+                new_authors.append(candidate.author_id)
                 self.shown += 1
+        self.extractor.shown(viewer_id, new_authors)
         while len(self.pending) > MAX_PENDING:
             self.pending.pop(next(iter(self.pending)))
             self.dropped += 1

@@ -30,6 +30,7 @@ import msgspec
 PRIOR_WEIGHTS: dict[str, float] = {
     "age_log_hours": -0.8,
     "affinity": 0.9,
+    "author_rate": 2.0,
     "velocity": 0.6,
     "popularity": 0.2,
     "kind_match": 1.0,

@@ -89,7 +89,8 @@ async def test_comments_saves_and_own_posts(client):
     assert impressions.positives == 2
     assert all(key[2] != int(mine["id"]) for key in impressions.pending), "one's own posts are not impressions"
     features = state_of(client).ranker_features
-    assert features.affinity.get((int(alice.id), int(carol.id)))[0] == 2.0  # a comment weighs 2
+    history = features.affinity.get((int(alice.id), int(carol.id)))
+    assert history.score == 2.0 and abs(history.shown - 1) < 1e-6  # a comment weighs 2; carol was shown once (decaying)
     assert features.affinity.get((int(alice.id), int(alice.id))) is None
 
 
