@@ -6,7 +6,7 @@ miss (one batched query per shard) and written through when SQLite changes:
 
     story_lists       author_id -> the author's stories, oldest first, as loaded
                       (live then); a new story is appended after its commit, the
-                      janitor takes out what it deleted. An author with none is
+                      janitor and a takedown (`remove`) take out what they deleted. An author with none is
                       cached as an empty list, so a warm tray asks SQLite nothing.
                       Expiry is still checked at every read (`expires_ms > now`), so
                       nothing is served past its end even before the janitor runs.
@@ -15,7 +15,9 @@ miss (one batched query per shard) and written through when SQLite changes:
                       stories are simply absent from it (unseen), expired ids are
                       harmless (only live stories are looked up) and pruned on write.
     story_followees   viewer_id -> whom the viewer follows; dropped for both users
-                      by `graph.on_change` after a follow, unfollow, approval or block.
+                      by `graph.on_change` after a follow, unfollow, approval or block,
+                      and reloaded after FOLLOWEES_TTL_MS anyway (a safety net, as the
+                      feed's: a change cut short between its commit and the hook).
 
 Every fill takes the table's generation first, so a fill that raced a write is
 dropped (see stores/cache.py); where a write finds nothing cached it still
@@ -28,6 +30,7 @@ stories and for the seen marks.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 import msgspec
@@ -39,6 +42,7 @@ from . import records
 from .records import StoryRecord
 
 CACHE_TABLES = ("story_lists", "story_seen", "story_followees")
+FOLLOWEES_TTL_MS = 10 * 60 * 1000
 
 
 class StoryList(msgspec.Struct, array_like=True):
@@ -49,8 +53,13 @@ class SeenIds(msgspec.Struct, array_like=True):
     ids: list[int]
 
 
-class IdList(msgspec.Struct, array_like=True):
+class Followees(msgspec.Struct, array_like=True):
+    loaded_ms: int  # wall clock
     ids: list[int]
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 class TrayCache:
@@ -58,19 +67,19 @@ class TrayCache:
         self.meta = meta
         self.lists: CacheTable[StoryList] = CacheTable(cache, "story_lists", StoryList)
         self.seen: CacheTable[SeenIds] = CacheTable(cache, "story_seen", SeenIds)
-        self.followees: CacheTable[IdList] = CacheTable(cache, "story_followees", IdList)
+        self.followees: CacheTable[Followees] = CacheTable(cache, "story_followees", Followees)
 
     # -- reading, filling on a miss ----------------------------------------------------
 
     async def following(self, viewer_id: int) -> list[int]:
         cached = self.followees.get(viewer_id)
-        if cached is not None:
+        if cached is not None and wall_ms() - cached.loaded_ms < FOLLOWEES_TTL_MS:
             return cached.ids
         generation = self.followees.generation()
         rows = await self.meta.read(
             shard_of(viewer_id), "SELECT dst FROM edges WHERE src = ? AND kind = 'following'", (viewer_id,)
         )
-        found = IdList([row["dst"] for row in rows])
+        found = Followees(wall_ms(), [row["dst"] for row in rows])
         self.followees.fill(viewer_id, found, generation)
         return found.ids
 
@@ -124,10 +133,6 @@ class TrayCache:
             self.lists.delete(author_id)
         else:
             self.lists.put(author_id, StoryList([s for s in cached.stories if s.id not in story_ids]))
-
-    def forget_author(self, author_id: int) -> None:
-        """Drop an author's cached stories (reloaded at the next read): for any other change."""
-        self.lists.delete(author_id)
 
     def marked_seen(self, viewer_id: int, story: StoryRecord, now_ms: int) -> None:
         key = (viewer_id, story.author_id)

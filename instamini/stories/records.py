@@ -74,7 +74,17 @@ def delete_expired(conn: sqlite3.Connection, now_ms: int) -> tuple[list[tuple[in
     gone = [(row[0], row[1]) for row in conn.execute("SELECT id, author_id FROM stories WHERE expires_ms <= ?", (now_ms,))]
     keys: list[str] = []
     for story_id, _ in gone:
-        conn.execute("DELETE FROM story_views WHERE story_id = ?", (story_id,))
-        conn.execute("DELETE FROM stories WHERE id = ?", (story_id,))
-        keys += media_records.release_post(conn, story_id)  # the media rows whose post_id is the story
+        keys += _delete(conn, story_id)
     return gone, keys
+
+
+def delete_story(conn: sqlite3.Connection, story_id: int) -> tuple[int | None, list[str]]:
+    """Delete one story now (a takedown), its views and its media; (its author or None, blob keys)."""
+    row = conn.execute("SELECT author_id FROM stories WHERE id = ?", (story_id,)).fetchone()
+    return (None, []) if row is None else (row[0], _delete(conn, story_id))
+
+
+def _delete(conn: sqlite3.Connection, story_id: int) -> list[str]:
+    conn.execute("DELETE FROM story_views WHERE story_id = ?", (story_id,))
+    conn.execute("DELETE FROM stories WHERE id = ?", (story_id,))
+    return media_records.release_post(conn, story_id)  # the media rows whose post_id is the story

@@ -10,7 +10,8 @@ turn it off and call `run_once()`). `clock_ms` is an attribute so tests move tim
 
 The tray is served from the cache (cache.py): whom the viewer follows, each
 author's live stories and the viewer's seen marks are LMDB entries, filled from
-SQLite on a miss and written through on post, seen, janitor and follow changes.
+SQLite on a miss and written through on post, seen, janitor, `remove` (a
+takedown: the story and its media go at once) and follow changes.
 It is ordered unseen first, then within each group by the ranker on `state.ranker`
 (one candidate per author: their newest live story), or by recency if no ranking
 module is on; what is shown is reported to `state.impressions` when it exists.
@@ -125,6 +126,18 @@ class StoriesService:
         self.cached.marked_seen(viewer_id, story, seen_ms)
         if new:
             self.emit("story.seen", story_id=story_id, author_id=story.author_id, viewer_id=viewer_id)
+
+    async def remove(self, story_id: int) -> bool:
+        """Delete a story and its media before its end (moderation's takedown); False if none."""
+        if shard_of(story_id) >= self.meta.shard_count:
+            return False
+        author_id, keys = await self.meta.write(shard_of(story_id), lambda conn: records.delete_story(conn, story_id))
+        if author_id is None:
+            return False
+        self.cached.stories_deleted(author_id, {story_id})
+        for key in keys:  # after the commit, as the janitor does
+            await self.blobs.decref(key)
+        return True
 
     # -- reading ---------------------------------------------------------------------
 

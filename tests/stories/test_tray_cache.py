@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,9 +11,11 @@ from litestar.testing import AsyncTestClient
 
 from instamini.app import create_app
 from instamini.feed.ranker import RecencyRanker, Scored
+from instamini.stories import cache as cache_module
 from tests.accounts.helpers import in_app, state_of
 from tests.conftest import register
 from tests.graph.test_private import make_private
+from tests.posts.helpers import ready_media, refcounts
 from tests.stories.test_stories import HOUR_MS, STORIES, follow, share, tray
 
 
@@ -231,3 +234,103 @@ async def test_the_ranker_orders_each_group_and_impressions_are_recorded(client,
     state.stories.config = type(state.stories.config)(tray_size=1)
     assert names(await tray(client, bob)) == ["dave"]
     assert [c.author_id for c in state.impressions.recorded[-1][2]] == [int(others[0].id)]
+
+
+async def racing_fill(client, viewer, write, marker: str) -> None:
+    """A cold tray whose first SQLite read containing `marker` returns only after
+    `write()` ran: the fill it then makes must not hide what the write did."""
+    state = state_of(client)
+    meta = state.meta
+    started, release = asyncio.Event(), asyncio.Event()
+    original = meta.read
+
+    async def slow_read(shard, sql, *args):
+        rows = await original(shard, sql, *args)
+        if not started.is_set() and marker in sql:
+            started.set()
+            await release.wait()
+        return rows
+
+    meta.read = slow_read
+    try:
+        reading = asyncio.ensure_future(state.stories.tray(int(viewer.id)))
+        await started.wait()
+        await write()
+        release.set()
+        await reading
+    finally:
+        del meta.read
+
+
+async def test_a_fill_racing_a_post_is_not_kept(client, alice, bob):
+    by_recency(client)
+    await share(client, alice)
+    await follow(client, bob, alice)
+    (media_id,) = await ready_media(client, alice)
+    state_of(client).stories.cached.lists.delete(int(alice.id))  # cold: the tray will read SQLite
+    posted = []
+
+    async def post() -> None:
+        posted.append(await state_of(client).stories.post(int(alice.id), int(media_id)))
+
+    in_app(client, racing_fill, client, bob, post, "FROM stories s JOIN media")
+    (entry,) = await warm_tray(client, bob)
+    assert entry["stories"][-1]["id"] == str(posted[0].id) and len(entry["stories"]) == 2
+
+
+async def test_a_fill_racing_a_seen_mark_is_not_kept(client, alice, bob):
+    by_recency(client)
+    story = await share(client, alice)
+    await follow(client, bob, alice)
+    assert (await warm_tray(client, bob))[0]["has_unseen"]
+    stories = state_of(client).stories
+    stories.cached.seen.delete((int(bob.id), int(alice.id)))
+
+    async def see_it() -> None:
+        await stories.mark_seen(int(bob.id), int(story["id"]))
+
+    in_app(client, racing_fill, client, bob, see_it, "JOIN story_views")
+    (entry,) = await warm_tray(client, bob)
+    assert not entry["has_unseen"]
+
+
+async def test_a_fill_racing_a_follow_is_not_kept(client, alice, bob):
+    by_recency(client)
+    await share(client, alice)
+    assert await warm_tray(client, bob) == []
+    state_of(client).stories.cached.followees.delete(int(bob.id))
+
+    async def follow_alice() -> None:
+        await state_of(client).graph.follow(int(bob.id), "alice")
+
+    in_app(client, racing_fill, client, bob, follow_alice, "kind = 'following'")
+    assert names(await warm_tray(client, bob)) == ["alice"]
+
+
+async def test_followees_are_reloaded_after_a_while_anyway(client, alice, bob, monkeypatch):
+    by_recency(client)
+    await share(client, alice)
+    await follow(client, bob, alice)
+    assert names(await warm_tray(client, bob)) == ["alice"]
+    later = cache_module.wall_ms() + cache_module.FOLLOWEES_TTL_MS
+    monkeypatch.setattr(cache_module, "wall_ms", lambda: later)
+    with sqlite_reads(client) as calls:
+        assert names(await tray(client, bob)) == ["alice"]
+    assert [sql for _, sql, *_ in calls] == ["SELECT dst FROM edges WHERE src = ? AND kind = 'following'"]
+    assert names(await warm_tray(client, bob)) == ["alice"]
+
+
+async def test_a_removed_story_leaves_the_tray_and_frees_its_media(client, alice, bob):
+    by_recency(client)
+    kept, taken_down = await share(client, alice), await share(client, alice)
+    await follow(client, bob, alice)
+    assert len((await warm_tray(client, bob))[0]["stories"]) == 2
+    keys = [variant["url"].rsplit("/", 1)[1].split(".")[0] for variant in taken_down["media"]["variants"]]
+    service = state_of(client).stories
+    assert in_app(client, service.remove, int(taken_down["id"])) is True
+    assert in_app(client, service.remove, int(taken_down["id"])) is False
+    assert in_app(client, service.remove, 12345) is False
+    (entry,) = await warm_tray(client, bob)
+    assert [s["id"] for s in entry["stories"]] == [kept["id"]]
+    assert refcounts(client, keys) == [0, 0]
+    assert (await client.post(f"{STORIES}/{taken_down['id']}/seen", headers=bob.headers)).status_code == 404
