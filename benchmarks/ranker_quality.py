@@ -30,32 +30,19 @@ import asyncio
 import json
 import math
 import random
-import subprocess
-import sys
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
-from instamini.app import create_app
-from instamini.config import decode_config
 from instamini.ids import created_ms
 from instamini.ranker.evaluation import auc, mean_ndcg
 from instamini.ranker.features import decode_features
 from instamini.ranker.model import LogisticModel, sigmoid
 from instamini.ranker.training import fit
 
-TOML = """[server]
-data_dir = "{data}"
-[plugins]
-dirs = []
-[feed]
-background_jobs = false
-[media]
-background_jobs = false
-[ranker]
-background_jobs = false
-"""
+from demo_data import active_viewers, open_app, seed_demo  # benchmarks/ is the script's folder
+
 TRAIN_SHARE = 0.7
 MINUTE_MS = 60_000
 
@@ -174,7 +161,7 @@ def evaluate(examples: list[tuple[int, int, dict[str, float], int]]) -> dict:
 
 
 async def run(data: Path, simulate_options: dict | None) -> dict:
-    app = create_app(decode_config(TOML.format(data=data)))
+    app = open_app(data)
     report: dict = {}
     async with app.lifespan():
         state = app.state
@@ -186,18 +173,6 @@ async def run(data: Path, simulate_options: dict | None) -> dict:
             report["simulation"]["viewers"] = len(viewers)
         report |= evaluate(await logged_examples(state))
     return report
-
-
-async def active_viewers(state, how_many: int, seed: int) -> list[int]:
-    """People who follow at least 20 others, so their feed has something to rank."""
-    found = []
-    for shard in range(state.meta.shard_count):
-        rows = await state.meta.read(
-            shard, "SELECT src FROM edges WHERE kind = 'following' GROUP BY src HAVING COUNT(*) >= 20 LIMIT ?", (how_many,)
-        )
-        found += [row[0] for row in rows]
-    random.Random(seed).shuffle(found)
-    return found[:how_many]
 
 
 def main() -> None:
@@ -215,10 +190,8 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
-        seed = [sys.executable, "-m", "instamini", "demo", "--users", str(options.users), "--data-dir", str(data)]
         spare = math.ceil(options.sessions * options.posts_per_session / options.users) + 1
-        seed += ["--posts-per-user", str(options.posts_per_user), "--spare-media", str(spare)]
-        subprocess.run(seed, check=True, stdout=subprocess.DEVNULL)
+        seed_demo(data, options.users, "--posts-per-user", str(options.posts_per_user), "--spare-media", str(spare))
         simulation = {
             "viewers": options.viewers, "sessions": options.sessions, "seed": options.seed,
             "posts_per_session": options.posts_per_session,

@@ -137,6 +137,11 @@ class FeedService:
             for i in ids
         ]
 
+    async def candidates(self, viewer_id: int, reels: bool = False) -> list[Candidate]:
+        """What a ranked page is drawn from, before ranking (benchmarks time the ranker on it)."""
+        fetch, _, entries = await self._fetcher(viewer_id, reels)
+        return await self._candidates(await fetch(NEWEST, RANK_WINDOW), entries)
+
     def _log(self, viewer_id: int, surface: str, shown: list[PostView]) -> None:
         """Log the page as impressions; not the posts already liked: they cannot be liked
         again, so logging them would teach the model that what you like, you skip."""

@@ -32,9 +32,6 @@ class LearnedRanker:
         scored = []
         for candidate, features in zip(candidates, rows):
             contributions = model.contributions(features)
-            logit = sum(contributions.values())
-            reasons = {name: round(value, 4) for name, value in features.items()}
-            shares = {name: round(value, 4) for name, value in contributions.items()}
-            scored.append(Scored(candidate.post_id, logit, reasons, shares))
+            scored.append(Scored(candidate.post_id, sum(contributions.values()), features, contributions))
         # Ties keep newest first, so the order is stable.
         return sorted(scored, key=lambda s: (-s.score, -s.post_id))

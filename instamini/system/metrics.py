@@ -42,6 +42,8 @@ class StoresCollector:
         feed = self.state.get("feed")
         if feed is not None:
             yield from feed_metrics(feed)
+        if self.state.get("impressions") is not None:
+            yield from ranker_metrics(self.state)
 
 
 def feed_metrics(feed):
@@ -58,3 +60,19 @@ def feed_metrics(feed):
     yield CounterMetricFamily("instamini_feed_rebuilds", "Timelines rebuilt on read (cold cache or returning user)", stats["rebuilds"])
     yield GaugeMetricFamily("instamini_feed_timelines", "Home timelines in the cache", stats["timelines"])
     yield GaugeMetricFamily("instamini_feed_timeline_entries", "Entries over all home timelines", stats["timeline_entries"])
+
+
+def ranker_metrics(state):
+    impressions, trainer, model = state.impressions, state.ranker_trainer, state.learned_ranker.model
+    yield CounterMetricFamily("instamini_ranker_impressions", "Items logged as shown on a ranked surface", impressions.shown)
+    labelled = CounterMetricFamily("instamini_ranker_labelled", "Impressions labelled, by outcome", labels=["label"])
+    labelled.add_metric(["interacted"], impressions.positives)
+    labelled.add_metric(["skipped"], impressions.negatives)
+    yield labelled
+    yield GaugeMetricFamily("instamini_ranker_pending", "Impressions waiting for a label", len(impressions.pending))
+    yield CounterMetricFamily("instamini_ranker_retrains", "Scheduled retrains of the model", trainer.retrains)
+    weights = GaugeMetricFamily("instamini_ranker_weight", "The learned model's weight per feature", labels=["feature"])
+    for name, weight in sorted(model.weights.items()):
+        weights.add_metric([name], weight)
+    weights.add_metric(["bias"], model.bias)
+    yield weights

@@ -120,7 +120,7 @@ async def test_explain(client, alice, bob, carol):
     assert body["post_id"] == post["id"] and body["ranker"] == "learned" and body["position"] == 0
     assert body["features"]["likes"] == 1 and set(body["features"]) >= {"age_log_hours", "affinity", "velocity", "popularity"}
     assert body["features"]["popularity"] > 0 and body["contributions"]["popularity"] > 0
-    assert abs(sum(body["contributions"].values()) - body["score"]) < 1e-3  # shares are rounded to 4 places
+    assert abs(sum(body["contributions"].values()) - body["score"]) < 1e-9
     second = (await client.get(f"/api/v1/feed/explain/{older['id']}", headers=alice.headers)).json()
     assert second["position"] == 1 and second["score"] < body["score"]
     elsewhere = (await client.get(f"/api/v1/feed/explain/{outside['id']}", headers=alice.headers)).json()

@@ -141,3 +141,15 @@ async def test_explore_logs_its_impressions(client):
     later(client, 31 * 60_000)
     step(client)
     assert in_app(client, examples_on, client, shard_of(int(alice.id))) == [(int(post["id"]), 1, "explore")]
+
+
+async def test_metrics_show_impressions_labels_and_weights(client):
+    alice, bob, carol, bobs, carols = await world(client)
+    await feed(client, alice)
+    await client.post(f"{POSTS}/{bobs[0]['id']}/like", headers=alice.headers)
+    settle(client)
+    text = (await client.get("/metrics")).text
+    assert "instamini_ranker_impressions_total 6.0" in text
+    assert 'instamini_ranker_labelled_total{label="interacted"} 1.0' in text
+    assert "instamini_ranker_pending 5.0" in text
+    assert 'instamini_ranker_weight{feature="affinity"}' in text and 'instamini_ranker_weight{feature="bias"}' in text
