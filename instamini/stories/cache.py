@@ -125,7 +125,8 @@ class TrayCache:
         if cached is None:
             self.lists.delete(story.author_id)  # nothing to update; stop a racing fill
         else:
-            self.lists.put(story.author_id, StoryList([*cached.stories, story]))
+            live = [s for s in cached.stories if s.expires_ms > story.created_ms]  # prune, janitor or not
+            self.lists.put(story.author_id, StoryList([*live, story]))
 
     def stories_deleted(self, author_id: int, story_ids: set[int]) -> None:
         cached = self.lists.get(author_id)
