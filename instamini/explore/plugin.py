@@ -14,16 +14,17 @@ from litestar import Litestar
 from ..module import Module
 from .migrations import MIGRATIONS
 from .routes import ROUTES
-from .service import ExploreService
+from .service import CACHE_TABLES, ExploreService
 
 
 class ExploreModule(Module):
     name = "explore"
     migrations = MIGRATIONS
+    cache_tables = CACHE_TABLES
     routes = ROUTES
 
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
         state = app.state
-        state.explore = ExploreService(state.meta, state.posts, state.get("ranker"), state.get("impressions"))
+        state.explore = ExploreService(state.meta, state.posts, state.cache, state.get("ranker"), state.get("impressions"))
         yield

@@ -11,7 +11,11 @@ Sources (each candidate keeps the strongest one that found it):
 - trending: only when the others find nothing (a new account): the most liked
   posts of the last days.
 Dropped: the viewer's own posts, followed authors, blocks either way, private
-accounts the viewer cannot see (hydration checks visibility) and posts already liked.
+accounts the viewer cannot see (hydration checks visibility), posts already liked,
+and posts already shown to the viewer in Explore more than SESSION_MINUTES ago (the
+LMDB table `explore_seen` keeps, per viewer, the first time each of their last
+SEEN_KEEP posts was shown). Within a session the pool stays the same, so paging on
+neither skips nor repeats; the next visit brings new posts.
 
 The rest are ordered by `state.ranker` (the learned ranker: the source's strength
 is one of its features, beside affinity, engagement and age), and the page shown
@@ -39,8 +43,10 @@ from collections.abc import Iterable, Sequence
 
 from ..feed.ranker import Candidate, ImpressionSink, Ranker, Scored
 from ..feed.service import _offset
+from ..feed.snapshots import RankedSnapshots
 from ..ids import EPOCH_MS, SEQUENCE_BITS, SHARD_BITS, created_ms, group_by_shard, shard_of
 from ..posts.service import PostPage, PostsService, PostView
+from ..stores.cache_base import CacheBackend, CacheTable
 from ..stores.meta import ShardedMeta
 
 WEIGHTS = {"co_engagement": 3.0, "hashtags": 2.0, "friends_of_friends": 1.5, "trending": 1.0}
@@ -53,6 +59,8 @@ FOLLOWEES = 50
 FRIENDS_OF_FRIENDS = 200
 TRENDING_DAYS = 7
 HALF_LIFE_HOURS = 48.0
+SEEN, SEEN_KEEP, SESSION_MINUTES = "explore_seen", 1000, 30
+CACHE_TABLES = (SEEN,)
 
 
 def now_ms() -> int:
@@ -85,30 +93,57 @@ class SourceRanker:
 
 class ExploreService:
     def __init__(
-        self, meta: ShardedMeta, posts: PostsService, ranker: Ranker | None = None,
+        self, meta: ShardedMeta, posts: PostsService, cache: CacheBackend, ranker: Ranker | None = None,
         impressions: ImpressionSink | None = None, clock_ms=now_ms,
     ) -> None:
         self.meta, self.posts, self.clock_ms = meta, posts, clock_ms
         self.ranker: Ranker = ranker or SourceRanker(clock_ms)
         self.impressions = impressions
+        self.seen = CacheTable(cache, SEEN, dict[int, int])  # viewer -> {post id: first shown ms}
+        self.snapshots = RankedSnapshots(cache)
 
     async def page(self, viewer_id: int, cursor: str | None, limit: int) -> PostPage:
         offset = _offset(cursor)
-        ranked = await self.ranked(viewer_id)
-        shown = ranked[offset : offset + limit]
+        order = self.snapshots.load(viewer_id, "explore") if offset else None
+        if order is None:  # a first page (or a lost snapshot): rank the pool afresh
+            order = [(view.record.id, source) for view, source in await self.ranked(viewer_id)]
+            self.snapshots.save(viewer_id, "explore", order)
+        chosen = dict(order[offset : offset + limit])
+        views = [view for view in await self.posts.hydrate(viewer_id, list(chosen)) if not view.liked]
+        self._remember(viewer_id, [view.record.id for view in views])
         if self.impressions is not None:
-            self.impressions.record(viewer_id, "explore", [_candidate(view, source) for view, source in shown])
-        more = offset + limit < len(ranked)
-        return PostPage([view for view, _ in shown], f"r{offset + limit}" if more else None)
+            self.impressions.record(viewer_id, "explore", [_candidate(view, chosen[view.record.id]) for view in views])
+        more = offset + limit < len(order)
+        return PostPage(views, f"r{offset + limit}" if more else None)
 
     async def ranked(self, viewer_id: int) -> list[tuple[PostView, str]]:
         """The pool, scored by the ranker, best first, as (view, source)."""
         excluded = {viewer_id, *await self._edges(viewer_id, ("following", "blocking", "blocked_by"))}
         sources = await self.candidates(viewer_id, excluded)
         views = await self.posts.hydrate(viewer_id, list(sources))
-        kept = {v.record.id: v for v in views if not v.liked and v.record.author_id not in excluded}
+        seen = self._seen_before(viewer_id)
+        kept = {
+            v.record.id: v for v in views if not v.liked and v.record.author_id not in excluded and v.record.id not in seen
+        }
         order = self.ranker.rank(viewer_id, [_candidate(v, sources[i]) for i, v in kept.items()])
         return [(kept[s.post_id], sources[s.post_id]) for s in order]
+
+    # -- what the viewer has seen here -------------------------------------------------
+
+    def _seen_before(self, viewer_id: int) -> set[int]:
+        """Posts first shown before this session began."""
+        session_start = self.clock_ms() - SESSION_MINUTES * 60_000
+        return {post_id for post_id, shown_ms in (self.seen.get(viewer_id) or {}).items() if shown_ms < session_start}
+
+    def _remember(self, viewer_id: int, post_ids: list[int]) -> None:
+        if not post_ids:
+            return
+        seen, now = self.seen.get(viewer_id) or {}, self.clock_ms()
+        for post_id in post_ids:
+            seen.setdefault(post_id, now)
+        if len(seen) > SEEN_KEEP:
+            seen = dict(sorted(seen.items(), key=lambda item: item[1])[-SEEN_KEEP:])
+        self.seen.put(viewer_id, seen)
 
     # -- candidates ------------------------------------------------------------------
 

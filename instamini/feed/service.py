@@ -12,7 +12,8 @@ same feed; they differ in where the work is done. A timeline never built, or not
 read for `inactive_days`, is rebuilt on read from the authors' recent posts.
 
 `?order=ranked` takes the newest candidates, asks the ranker to score them, and
-pages through that order with an offset cursor.
+pages through that order with an offset cursor; the order is kept from the first
+page (snapshots.py), so scrolling neither skips nor repeats.
 
 Cost, warm: one LMDB scan per list merged (one under push, 1 + celebrities under
 hybrid, 1 + followees under pull) and the page's hydration, all LMDB reads.
@@ -36,11 +37,14 @@ from ..stores.meta import ShardedMeta
 from .fanout import FanoutWorker
 from .ranker import Candidate, ImpressionSink, Ranker, RecencyRanker
 from .celebrities import Celebrities
+from .snapshots import TABLE as SNAPSHOTS, RankedSnapshots
 from .sources import Followees, Sources, is_active
 from .timelines import NEWEST, Entry, PostLists, now_ms
 
 HOME, REELS, AUTHOR_POSTS, AUTHOR_REELS = "timelines", "reel_timelines", "author_posts", "author_reels"
-CACHE_TABLES = (*(t for name in (HOME, REELS, AUTHOR_POSTS, AUTHOR_REELS) for t in PostLists.tables(name)), "followees", "feed_meta")
+CACHE_TABLES = (
+    *(t for name in (HOME, REELS, AUTHOR_POSTS, AUTHOR_REELS) for t in PostLists.tables(name)), "followees", "feed_meta", SNAPSHOTS,
+)
 # A ranked page is drawn from this many of the newest candidates (each is hydrated
 # to be scored, so this bounds a ranked page's work).
 RANK_WINDOW = 60
@@ -61,6 +65,7 @@ class FeedService:
         self.meta, self.cache, self.posts, self.graph = meta, cache, posts, graph
         self.ranker: Ranker = ranker or RecencyRanker()
         self.impressions = impressions
+        self.snapshots = RankedSnapshots(cache)
         bound = settings.timeline_size
         self.home, self.reel_home = PostLists(cache, HOME, bound), PostLists(cache, REELS, bound)
         self.sources = Sources(meta, cache, PostLists(cache, AUTHOR_POSTS, bound), PostLists(cache, AUTHOR_REELS, bound))
@@ -122,11 +127,17 @@ class FeedService:
             self._log(viewer_id, surface, page.posts)
             return page
         offset = _offset(cursor)
-        ranked = self.ranker.rank(viewer_id, await self._candidates(await fetch(NEWEST, RANK_WINDOW), entries))
-        chosen = [s.post_id for s in ranked[offset : offset + limit]]
+        order = self.snapshots.load(viewer_id, surface) if offset else None
+        if order is None:
+            ranked = self.ranker.rank(viewer_id, await self._candidates(await fetch(NEWEST, RANK_WINDOW), entries))
+            order = [(scored.post_id, "") for scored in ranked]
+            self.snapshots.save(viewer_id, surface, order)
+        # `allowed` is whom the viewer follows now: a post in the snapshot by someone
+        # unfollowed (or blocked) since is checked by hydrate like any other.
+        chosen = [post_id for post_id, _ in order[offset : offset + limit]]
         views = await self.posts.hydrate(viewer_id, chosen, known_visible=allowed)
         self._log(viewer_id, surface, views)
-        more = offset + limit < len(ranked)
+        more = offset + limit < len(order)
         return PostPage(views, f"r{offset + limit}" if more else None)
 
     async def _candidates(self, fetched: list[tuple[int, int]], entries: dict[int, Entry]) -> list[Candidate]:
