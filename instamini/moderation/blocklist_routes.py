@@ -64,14 +64,18 @@ async def add_to_blocklist(data: JSONBody[BlockIn], request: Request[Viewer, str
     media_id, post_id = _parse(data.media_id, "media"), _parse(data.post_id, "post")
     entries = await state.blocklist.block(request.user.id, media_id, post_id, data.note)
     removed: list[str] = []
+    removed_stories: list[str] = []
     if data.remove_matching:
+        stories = state.get("stories")
+        # media.post_id names a post, or a story for a story's media: take down whichever it is.
         for matching in await state.blocklist.matching_posts([entry.phash for entry in entries]):
             try:
                 await state.posts.remove(matching)
-            except NotFound:  # deleted meanwhile
-                continue
-            removed.append(str(matching))
-    return {"items": [entry_out(entry) for entry in entries], "removed_posts": removed}
+                removed.append(str(matching))
+            except NotFound:  # a story, or a post deleted meanwhile
+                if stories is not None and await stories.remove(matching):
+                    removed_stories.append(str(matching))
+    return {"items": [entry_out(entry) for entry in entries], "removed_posts": removed, "removed_stories": removed_stories}
 
 
 @delete("/api/v1/admin/blocklist/{entry_id:str}", guards=[is_admin], tags=["moderation"],

@@ -143,6 +143,9 @@ async def test_blocking_can_remove_published_copies(config):
         first = await post_image(client, alice, original())
         copy = await post_image(client, carol, altered_copy())  # published before the block
         other = await post_image(client, dave, encoded(scene(9, (640, 480)), "JPEG", quality=80))
+        story_media = await upload_ready(client, dave, altered_copy())
+        story = await client.post("/api/v1/stories", headers=dave.headers, json={"media_id": story_media["id"]})
+        assert story.status_code == 201, story.text
 
         response = await client.post(BLOCKLIST, headers=root.headers, json={"media_id": copy["media"][0]["id"]})
         assert response.status_code == 201 and response.json()["removed_posts"] == []
@@ -153,6 +156,9 @@ async def test_blocking_can_remove_published_copies(config):
         )
         assert response.status_code == 201, response.text
         assert sorted(response.json()["removed_posts"]) == sorted([first["id"], copy["id"]])
+        assert response.json()["removed_stories"] == [story.json()["id"]]  # a story's media names it as post_id
+        tray = (await client.get("/api/v1/stories", headers=dave.headers)).json()
+        assert all(entry["user"]["username"] != "dave" for entry in tray["items"]), tray
         for post in (first, copy):
             assert (await client.get(f"{POSTS}/{post['id']}")).status_code == 404
         assert (await client.get(f"{POSTS}/{other['id']}")).status_code == 200
