@@ -8,7 +8,12 @@
     tag_index      FTS5 (tag), rowid = tag_counts.rowid: the words of each tag
 
 Both FTS5 tables use the unicode61 tokenizer with `remove_diacritics 2`: tokens are
-runs of letters and digits of any script, compared without case or accents.
+runs of letters and digits of any script, compared without case or accents. Since
+migration 2 they also keep prefix indexes for the first 1 to 6 characters of every
+token: without them, a prefix query ("us*") merges the lists of every distinct word
+that starts so (thousands of usernames), about 5 ms per shard at 12,500 people;
+with them, one list: 0.4 ms. The price is a larger index (each token is stored up
+to seven times).
 
 The idea: the indexes are derived from the `users` and `post_tags` tables of the
 accounts and posts modules, and SQL triggers on those tables keep them in step in the
@@ -56,5 +61,13 @@ MIGRATIONS = [
 
     INSERT INTO people_index (rowid, username, display_name) SELECT id, username, display_name FROM users;
     INSERT INTO tag_counts (tag, posts) SELECT tag, count(*) FROM post_tags GROUP BY tag;
+    """,
+    f"""
+    DROP TABLE people_index;
+    CREATE VIRTUAL TABLE people_index USING fts5(username, display_name, {_FTS}, prefix = '1 2 3 4 5 6');
+    INSERT INTO people_index (rowid, username, display_name) SELECT id, username, display_name FROM users;
+    DROP TABLE tag_index;
+    CREATE VIRTUAL TABLE tag_index USING fts5(tag, {_FTS}, prefix = '1 2 3 4 5 6');
+    INSERT INTO tag_index (rowid, tag) SELECT rowid, tag FROM tag_counts;
     """,
 ]

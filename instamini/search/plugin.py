@@ -25,5 +25,7 @@ class SearchModule(Module):
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
         state = app.state
-        state.search = SearchService(state.meta, state.accounts, state.counters, state.posts, self.config.search)
+        search = state.search = SearchService(state.meta, state.accounts, state.counters, state.posts, self.config.search)
+        await search.notable.refresh()
         yield
+        search.notable.stop()

@@ -4,7 +4,9 @@ The idea: each shard indexes what lives on it (see migrations.py), so a search
 scatters one FTS5 query per shard (asyncio.gather of meta.read) and gathers:
 
 - people: each shard returns its best matches (strict tier, then loose, by bm25 with
-  the username weighted above the display name); the merged list is ranked by exact
+  the username weighted above the display name, among its first BM25_POOL matches),
+  joined by the most-followed people whose names match (notable.py) and the exact
+  username if someone has it; the merged list is ranked by exact
   username first, then strict before loose, then a username that starts with the
   first word before a display-name-only match, then followers (cached counters), then
   shorter usernames. bm25 is not compared across shards: its statistics are a
@@ -36,13 +38,18 @@ from ..posts.service import PostPage, PostsService
 from ..stores.counters import Counters
 from ..stores.meta import ShardedMeta
 from . import query
+from .notable import NotablePeople
 from .query import Match
 
 TOP_WINDOW = 200  # the top of a tag is taken among its newest posts
 PER_SHARD_FACTOR = 3  # candidates per shard, per result wanted: room for blocked and ties
+# bm25 is computed for at most this many matches per shard: a one-letter prefix matches
+# thousands, and scoring them all costs tens of ms; the well-known among them come from
+# NotablePeople instead, and an exact username from the username index.
+BM25_POOL = 200
 _PEOPLE = (
-    "SELECT * FROM (SELECT rowid AS id, {tier} AS tier FROM people_index WHERE people_index MATCH ? "
-    "ORDER BY bm25(people_index, 4.0, 1.0) LIMIT ?)"
+    "SELECT * FROM (SELECT id, {tier} AS tier FROM (SELECT rowid AS id, bm25(people_index, 4.0, 1.0) AS score "
+    f"FROM people_index WHERE people_index MATCH ? LIMIT {BM25_POOL}) ORDER BY score LIMIT ?)"
 )
 _TAGS = (
     "SELECT * FROM (SELECT c.tag AS tag, {tier} AS tier FROM tag_index JOIN tag_counts AS c ON c.rowid = tag_index.rowid "
@@ -89,6 +96,7 @@ class SearchService:
         self, meta: ShardedMeta, accounts: AccountsService, counters: Counters, posts: PostsService, config: SearchConfig
     ) -> None:
         self.meta, self.accounts, self.counters, self.posts, self.config = meta, accounts, counters, posts, config
+        self.notable = NotablePeople(meta, accounts)
 
     async def _scatter(self, sql: str, params: list) -> list:
         per_shard = await asyncio.gather(*(self.meta.read(s, sql, params) for s in range(self.meta.shard_count)))
@@ -110,6 +118,11 @@ class SearchService:
     async def people(self, viewer_id: int | None, match: Match, exact: str) -> list[UserRecord]:
         n = self.config.results_per_kind
         tiers = best_tiers(await self._scatter(*tiered_sql(_PEOPLE, match, n * PER_SHARD_FACTOR)), "id")
+        for user_id in self.notable.matching(match.tokens)[: n * PER_SHARD_FACTOR]:
+            tiers[user_id] = 0
+        exact_id = await self.accounts.id_for_username(exact) if exact else None
+        if exact_id is not None:
+            tiers[exact_id] = 0
         graph = self.posts.graph
         hidden = await graph.hidden_from(viewer_id, list(tiers))
         users = await self.accounts.get_users([i for i in tiers if i not in hidden and not graph.is_hidden(i)])
