@@ -30,7 +30,9 @@ fed in (at most CO_LIKERS, TAGS, FRIENDS_OF_FRIENDS), except two: the co-likers'
 likes are all read to sort them (index likes_by_user, see migrations.py), and
 trending counts every like of the last TRENDING_DAYS' posts (a PK range). Then the
 pool (at most POOL posts) is hydrated from the cache, which gives counts and "liked".
-Nothing is cached between pages: each page redoes this work.
+The three personal sources run concurrently (their shards' reader threads overlap).
+A first page does this work; later pages read the ranked order it stored
+(feed/snapshots.py) and hydrate only their own posts.
 """
 
 from __future__ import annotations
@@ -151,9 +153,15 @@ class ExploreService:
         """post id -> the strongest source that found it; at most POOL."""
         liked = await self._recent_likes(viewer_id)
         found: dict[int, str] = {}
-        self._add(found, "co_engagement", await self._co_engagement(viewer_id, liked, excluded))
-        self._add(found, "hashtags", await self._by_hashtags(viewer_id, liked))
-        self._add(found, "friends_of_friends", await self._friends_of_friends(viewer_id, excluded))
+        # The sources are independent: ask them at once, add them strongest first.
+        co_engaged, tagged, friends_of_friends = await asyncio.gather(
+            self._co_engagement(viewer_id, liked, excluded),
+            self._by_hashtags(viewer_id, liked),
+            self._friends_of_friends(viewer_id, excluded),
+        )
+        self._add(found, "co_engagement", co_engaged)
+        self._add(found, "hashtags", tagged)
+        self._add(found, "friends_of_friends", friends_of_friends)
         if not found:
             self._add(found, "trending", await self._trending())
         return found
