@@ -62,8 +62,9 @@ async def feed_pages(state, readers: list[int]) -> dict:
     def page(reader: int, order: str):
         return lambda: feed.page(reader, reels=False, order=order, cursor=None, limit=20)
 
-    for reader in readers:  # builds each timeline and fills the caches
+    for reader in readers:  # builds each timeline and fills the caches (both orders show different posts)
         await page(reader, "ranked")()
+        await page(reader, "chronological")()
     report = {order: summary([await timed(page(r, order)) for r in readers]) for order in ("ranked", "chronological")}
     recency, ranking, candidates_seen = RecencyRanker(), {"learned": [], "recency": []}, []
     for reader in readers:
