@@ -1,0 +1,48 @@
+// A small hash router: "#/u/alice" -> the profile screen with {username: "alice"}.
+//
+// Hash routes need no server fallback (the server only serves / and /system), and
+// back/forward work as the browser gives them. Each screen is a module exporting
+// `render(main, params)`; it may return a function called when the screen is left
+// (to close sockets, observers, timers).
+
+const routes = [];
+let leave = null;
+
+export function route(pattern, load) {
+  // "/u/:username" -> /^\/u\/([^/]+)$/ with names ["username"]
+  const names = [];
+  const source = pattern.replace(/:(\w+)/g, (_, name) => (names.push(name), "([^/]+)"));
+  routes.push({regex: new RegExp(`^${source}$`), names, load});
+}
+
+export function go(path) {
+  if (location.hash === "#" + path) render();
+  else location.hash = path;
+}
+
+export async function render() {
+  const path = location.hash.slice(1) || "/";
+  const main = document.getElementById("main");
+  for (const {regex, names, load} of routes) {
+    const match = regex.exec(path.split("?")[0]);
+    if (!match) continue;
+    const params = Object.fromEntries(names.map((name, i) => [name, decodeURIComponent(match[i + 1])]));
+    params.query = new URLSearchParams(path.split("?")[1] || "");
+    if (leave) leave();
+    leave = null;
+    main.replaceChildren();
+    const screen = await load();
+    leave = (await screen.render(main, params)) || null;
+    document.querySelectorAll("[data-nav]").forEach((a) => a.removeAttribute("aria-current"));
+    const current = document.querySelector(`[data-nav="${path.split("/")[1] || "feed"}"]`);
+    if (current) current.setAttribute("aria-current", "page");
+    main.focus({preventScroll: true});
+    return;
+  }
+  main.replaceChildren(Object.assign(document.createElement("p"), {textContent: "Nothing here."}));
+}
+
+export function start() {
+  window.addEventListener("hashchange", render);
+  return render();
+}
