@@ -3,7 +3,7 @@
 // Screens load on demand (dynamic import), so the first paint needs only this file,
 // the router, the API wrapper and the DOM builder.
 
-import {get} from "./api.js";
+import {csrfToken, get} from "./api.js";
 import {connect, on} from "./live.js";
 import {route, start} from "./router.js";
 
@@ -39,11 +39,9 @@ export function setBadge(count) {
 
 // After login, signup or logout: show or hide the navigation, connect the socket.
 export async function refreshSession() {
-  try {
-    session.me = await get("/api/v1/me");
-  } catch {
-    session.me = null;
-  }
+  // No CSRF cookie means no session cookie either (they are set and cleared together):
+  // do not ask, since a 401 would show as an error in the console.
+  session.me = csrfToken() ? await get("/api/v1/me").catch(() => null) : null;
   document.getElementById("nav").hidden = !session.me;
   if (session.me) {
     connect();
