@@ -23,6 +23,7 @@ import random
 import anyio
 import msgspec
 
+from ..background import every
 from ..config import RankerConfig
 from ..stores.meta import ShardedMeta
 from .features import decode_features
@@ -113,9 +114,4 @@ class Trainer:
         return {"expired": expired, "flushed": flushed, "retrained": retrained}
 
     async def run_forever(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:  # a failed step must not stop the next one
-                log.exception("ranker training step failed")
-            await anyio.sleep(STEP_SECONDS)
+        await every(STEP_SECONDS, self.run_once, "ranker training step")

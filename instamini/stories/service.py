@@ -27,15 +27,14 @@ authors. Posting or seeing a story adds one LMDB write after the commit.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
-import anyio
 import msgspec
 
 from ..accounts.service import AccountsService, UserRecord
+from ..background import every
 from ..config import StoriesConfig
 from ..errors import NotFound
 from ..feed.ranker import Candidate, RecencyRanker
@@ -47,8 +46,6 @@ from ..stores.meta import ShardedMeta
 from . import records
 from .cache import TrayCache
 from .records import StoryRecord
-
-log = logging.getLogger(__name__)
 
 JANITOR_SECONDS = 300
 
@@ -231,9 +228,4 @@ class StoriesService:
         return deleted
 
     async def run_forever(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:  # a failed round must not stop the next one
-                log.exception("stories janitor round failed")
-            await anyio.sleep(JANITOR_SECONDS)
+        await every(JANITOR_SECONDS, self.run_once, "stories janitor round")
