@@ -13,11 +13,11 @@ export function richText(text) {
     const start = match.index + lead.length;
     if (start > last) nodes.push(text.slice(last, start));
     if (match[2] !== undefined) {
-      nodes.push(h("a", {href: `#/tags/${encodeURIComponent(match[2].toLowerCase())}`, class: "hashtag"}, `#${match[2]}`));
+      nodes.push(h("a", {href: `#/tags/${encodeURIComponent(match[2].toLowerCase())}`, class: "tag-link"}, `#${match[2]}`));
       last = start + 1 + match[2].length;
     } else {
       const name = match[4].replace(/\.+$/, "");
-      nodes.push(h("a", {href: `#/u/${encodeURIComponent(name.toLowerCase())}`, class: "mention"}, `@${name}`));
+      nodes.push(h("a", {href: `#/u/${encodeURIComponent(name.toLowerCase())}`, class: "mention-link"}, `@${name}`));
       last = start + 1 + name.length;
     }
   }
