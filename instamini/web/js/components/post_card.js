@@ -110,7 +110,7 @@ function explainPanel(postId) {
   return {button, panel};
 }
 
-export function postCard(post, {explain = false, linkTime = true} = {}) {
+export function postCard(post, {explain = false, linkTime = true, commentsLink = true} = {}) {
   const author = post.author || {username: "unknown"};
   const likeCount = h("span", {class: "like-count"}, count(post.like_count || 0, "like", "likes"));
   const like = h("button", {type: "button", class: "icon-button like", "aria-pressed": String(!!post.liked)}, "Like");
@@ -165,8 +165,8 @@ export function postCard(post, {explain = false, linkTime = true} = {}) {
     caption,
     why && why.panel,
     h("p", {class: "post-meta"},
-      h("a", {href: `#/p/${encodeURIComponent(post.id)}`, class: "comments-link"}, "View comments"),
-      h("span", {class: "muted comment-count"}, ` · ${count(comments, "comment", "comments")} · `),
+      commentsLink ? h("a", {href: `#/p/${encodeURIComponent(post.id)}`, class: "comments-link"}, "View comments") : null,
+      h("span", {class: "muted comment-count"}, `${commentsLink ? " · " : ""}${count(comments, "comment", "comments")} · `),
       linkTime ? h("a", {href: `#/p/${encodeURIComponent(post.id)}`, class: "time-link", "aria-label": `Posted ${ago(post.created_at)}`}, time) : time,
       post.edited_at ? h("span", {class: "muted"}, " · edited") : null),
   );
@@ -178,7 +178,7 @@ export function postCard(post, {explain = false, linkTime = true} = {}) {
   };
   article.setCommentCount = (n) => {
     post.comment_count = n;
-    article.querySelector(".comment-count").textContent = ` · ${count(n, "comment", "comments")} · `;
+    article.querySelector(".comment-count").textContent = `${commentsLink ? " · " : ""}${count(n, "comment", "comments")} · `;
   };
   return article;
 }

@@ -23,7 +23,7 @@ export async function render(main, params) {
   let left = false;
   const mine = me && post.author && String(me.id) === String(post.author.id);
   const status = statusLine();
-  let card = postCard(post, {linkTime: false});
+  const card = postCard(post, {linkTime: false, commentsLink: false});
 
   // -- the author's tools --------------------------------------------------------------
   const tools = h("div", {class: "post-tools"});
