@@ -47,6 +47,11 @@ export async function render(main, params) {
         h("strong", {}, String(n)), ` ${n === 1 ? one : many}`)
       : h("span", {class: "count-link"}, h("strong", {}, String(n)), ` ${n === 1 ? one : many}`);
   const actions = h("div", {class: "row profile-actions"});
+  const followersLink = listLink("followers", counts.followers, "follower", "followers");
+  const setFollowers = (n) => {
+    counts.followers = Math.max(0, n);
+    followersLink.replaceChildren(h("strong", {}, String(counts.followers)), ` ${counts.followers === 1 ? "follower" : "followers"}`);
+  };
   const header = h(
     "header",
     {class: "profile-head"},
@@ -56,7 +61,7 @@ export async function render(main, params) {
       profile.display_name ? h("p", {class: "display-name"}, profile.display_name) : null,
       h("p", {class: "counts"},
         h("span", {class: "count-link"}, h("strong", {}, String(counts.posts)), ` ${counts.posts === 1 ? "post" : "posts"}`),
-        listLink("followers", counts.followers, "follower", "followers"),
+        followersLink,
         listLink("following", counts.following, "following", "following")),
       profile.bio ? h("p", {class: "bio"}, profile.bio) : null,
       rel.followed_by && !self ? h("p", {class: "muted"}, "Follows you") : null,
@@ -97,6 +102,7 @@ export async function render(main, params) {
       follow.addEventListener("click", action(async () => {
         await del(`${base}/follow`);
         rel.following = false;
+        setFollowers(counts.followers - 1);
         status.textContent = `You unfollowed ${name}`;
         if (profile.private) return go(profileHash.slice(1));
         paintActions();
@@ -118,6 +124,7 @@ export async function render(main, params) {
         try {
           const result = await postJson(`${base}/follow`);
           rel.following = result.state === "following";
+          if (rel.following) setFollowers(counts.followers + 1);
           rel.requested = result.state === "requested";
           status.textContent = rel.following ? `You follow ${name}` : rel.requested ? "Follow request sent" : "";
         } finally {
