@@ -6,7 +6,7 @@
 // Every number carries data-metric="NAME". In development mode a "Feed strategy"
 // select switches the home feed between push, pull and hybrid.
 
-import {get, post} from "./api.js";
+import {csrfToken, get, post} from "./api.js";
 
 const NS = "http://www.w3.org/2000/svg";
 const POLL_MS = 1000;
@@ -293,6 +293,10 @@ function showStrategy(stats) {
   if (card.hidden) return;
   if (!strategyReady) {
     strategyReady = true;
+    if (!csrfToken()) { // switching needs a session (the route is for logged-in people)
+      select.disabled = true;
+      card.append(html("p", {class: "muted"}, "Log in to the app in this browser to switch it."));
+    }
     select.addEventListener("change", async () => {
       const strategy = select.value;
       select.disabled = true;
@@ -303,11 +307,11 @@ function showStrategy(stats) {
       } catch (error) {
         alertText(`Could not switch the feed strategy: ${error.message}`);
       } finally {
-        select.disabled = false;
+        select.disabled = !csrfToken();
       }
     });
   }
-  if (document.activeElement !== select && !select.disabled && select.value !== stats.feed.strategy) {
+  if (document.activeElement !== select && select.value !== stats.feed.strategy) {
     select.value = stats.feed.strategy;
   }
   if (!explain.textContent || document.activeElement !== select) explain.textContent = EXPLAIN[select.value] || "";

@@ -9,13 +9,18 @@
 
 import {get, post} from "../api.js";
 import {ago, h, toast} from "../dom.js";
-import {on, send} from "../live.js";
+import * as live from "../live.js";
 import {avatar} from "../components/media.js";
 import {currentUser} from "../components/session.js";
 
 const TYPING_EVERY_MS = 2000;
 const TYPING_SHOWN_MS = 4000;
 const PAGE = 30;
+
+// Messages and read receipts go over the socket only when it is known to be open (else
+// by POST); live.js tells that through isOpen() where it has it. send() alone cannot say
+// whether it sent, and a frame sent and then POSTed too would store the message twice.
+const socketOpen = () => typeof live.isOpen === "function" && live.isOpen() === true;
 
 const after = (a, b) => BigInt(a) > BigInt(b); // ids are increasing integers, as strings
 const atLeast = (a, b) => BigInt(a) >= BigInt(b);
@@ -141,7 +146,8 @@ export async function render(main, params) {
     const id = last.dataset.id;
     if (!after(id, readSent)) return;
     readSent = id;
-    if (send({type: "read", thread_id: threadId, message_id: id}) !== true) {
+    if (socketOpen()) live.send({type: "read", thread_id: threadId, message_id: id});
+    else {
       post(`/api/v1/threads/${threadId}/read`, {message_id: id}).catch((error) => !gone && toast(error.message));
     }
   }
@@ -182,7 +188,9 @@ export async function render(main, params) {
     log.querySelectorAll(".log-empty").forEach((empty) => empty.remove());
     log.append(element);
     toBottom();
-    if (send({type: "message", thread_id: threadId, text, client_id: clientId}) === true) {
+    if (socketOpen()) {
+      live.send({type: "message", thread_id: threadId, text, client_id: clientId});
+      element.dataset.socket = "1";
       pending.set(clientId, element);
       return;
     }
@@ -204,7 +212,7 @@ export async function render(main, params) {
     const now = Date.now();
     if (input.value && now - lastTypingSent >= TYPING_EVERY_MS) {
       lastTypingSent = now;
-      send({type: "typing", thread_id: threadId});
+      live.send({type: "typing", thread_id: threadId}); // dropped when the socket is closed
     }
   });
 
@@ -214,7 +222,7 @@ export async function render(main, params) {
   }
 
   const subscriptions = [
-    on("message", (frame) => {
+    live.on("message", (frame) => {
       if (frame.thread_id !== threadId || !frame.message) return;
       const bottom = nearBottom();
       const sender = frame.message.sender.id;
@@ -223,22 +231,27 @@ export async function render(main, params) {
         typingTimers.delete(sender);
         showTyping();
       }
-      place(frame.message);
+      // Your own message, pushed to this socket too when it went by POST: it replaces
+      // its pending copy if that is still waiting for the answer.
+      const waiting = mine(frame.message) && !has(frame.message.id)
+        ? [...log.querySelectorAll("li.msg.pending:not([data-socket])")].find((el) => el.querySelector(".msg-text")?.textContent === frame.message.text)
+        : null;
+      place(frame.message, waiting || undefined);
       if (bottom || mine(frame.message)) toBottom();
     }),
-    on("ack", (frame) => {
+    live.on("ack", (frame) => {
       const element = pending.get(frame.client_id);
       if (!element) return;
       pending.delete(frame.client_id);
       if (frame.message) place(frame.message, element);
     }),
-    on("error", (frame) => {
+    live.on("error", (frame) => {
       const [clientId, element] = pending.entries().next().value || [];
       if (!element) return;
       pending.delete(clientId);
       failed(element, {text: element.querySelector(".msg-text")?.textContent || ""}, frame.detail || "refused");
     }),
-    on("typing", (frame) => {
+    live.on("typing", (frame) => {
       if (frame.thread_id !== threadId || (me && frame.user_id === me.id)) return;
       clearTimeout(typingTimers.get(frame.user_id));
       typingTimers.set(frame.user_id, setTimeout(() => {
@@ -247,7 +260,7 @@ export async function render(main, params) {
       }, TYPING_SHOWN_MS));
       showTyping();
     }),
-    on("read", (frame) => {
+    live.on("read", (frame) => {
       if (frame.thread_id !== threadId || !frame.message_id) return;
       if (me && frame.user_id === me.id) {
         if (after(frame.message_id, readSent)) readSent = frame.message_id; // read on another device
