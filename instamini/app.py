@@ -37,6 +37,7 @@ from .search.plugin import SearchModule
 from .stores.plugin import StoresPlugin
 from .stories.plugin import StoriesModule
 from .system.plugin import SystemModule
+from .web.plugin import WebModule
 
 # In dependency order: a module may use the services of those before it.
 MODULES: list[type[Module]] = [
@@ -54,6 +55,7 @@ MODULES: list[type[Module]] = [
     SearchModule,
     ExploreModule,
     ModerationModule,
+    WebModule,
 ]
 
 

@@ -38,6 +38,8 @@ class ServerConfig(_Section):
     # Origins (scheme://host:port) allowed to use cookie sessions and websockets.
     allowed_origins: list[str] = field(default_factory=list)
     debug: bool = False
+    # Mark the session cookies Secure even when the request came over plain http (behind a TLS proxy).
+    secure_cookies: bool = False
 
 
 class ModulesConfig(_Section):
@@ -55,6 +57,7 @@ class ModulesConfig(_Section):
     system: bool = True
     explore: bool = True
     moderation: bool = True
+    web: bool = True
 
 
 class MetaConfig(_Section):

@@ -61,7 +61,18 @@ def config(tmp_path: Path) -> Config:
 @pytest.fixture
 async def client(config: Config) -> AsyncIterator[AsyncTestClient]:
     async with AsyncTestClient(create_app(config)) as test_client:
+        api_client_without_cookies(test_client)
         yield test_client
+
+
+def api_client_without_cookies(test_client: AsyncTestClient) -> AsyncTestClient:
+    """Make the client an API client: it keeps no cookies, so a request without the bearer
+    header is anonymous even after a registration or login set the browser's session
+    cookies (tests/web tests those with clients that keep them)."""
+    from http.cookiejar import DefaultCookiePolicy
+
+    test_client.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    return test_client
 
 
 class User:
@@ -77,6 +88,7 @@ async def register(client: AsyncTestClient, username: str, password: str = "corr
     response = await client.post("/api/v1/accounts", json={"username": username, "password": password})
     assert response.status_code == 201, response.text
     body = response.json()
+    client.cookies.clear()  # the session cookies are the browser's; these tests are API clients
     return User(username, body["token"], body["account"])
 
 

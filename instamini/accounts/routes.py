@@ -1,14 +1,18 @@
-"""HTTP handlers of the accounts module: thin, they parse, call the service and shape the answer."""
+"""HTTP handlers of the accounts module: thin, they parse, call the service and shape the answer.
+
+Registering and logging in answer the token in the body (API clients) and also set the
+session and CSRF cookies (browsers; see auth.py); logging out clears both.
+"""
 
 from __future__ import annotations
 
 import msgspec
-from litestar import Request, delete, get, patch, post
+from litestar import Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import JSONBody
 
-from .auth import Viewer, logged_in
+from .auth import CSRF_COOKIE, SESSION_COOKIE, Viewer, csrf_token, logged_in
 from .schemas import Me, MePatch, RegisterIn, LoginIn, SessionOut
 from .views import account_fields, account_out, counts_out
 
@@ -18,19 +22,26 @@ def build_handlers(registrations_per_minute: int, logins_per_minute: int) -> lis
     register_limit = RateLimitConfig(rate_limit=("minute", registrations_per_minute), store="register_rate_limit")
     login_limit = RateLimitConfig(rate_limit=("minute", logins_per_minute), store="login_rate_limit")
 
-    @post("/api/v1/accounts", middleware=[register_limit.middleware], tags=["accounts"], summary="Register")
-    async def register(data: JSONBody[RegisterIn], state: State) -> SessionOut:
+    # Registering and logging in authenticate by password: a stale session cookie must not stop them.
+    @post("/api/v1/accounts", middleware=[register_limit.middleware], tags=["accounts"], summary="Register",
+          opt={"exclude_from_auth": True}, status_code=201)
+    async def register(data: JSONBody[RegisterIn], request: Request, state: State) -> Response[SessionOut]:
         user, token = await state.accounts.register(data.username, data.password, data.display_name)
-        return SessionOut(account=account_out(user), token=token)
+        return with_session_cookies(SessionOut(account=account_out(user), token=token), request, state)
 
-    @post("/api/v1/sessions", middleware=[login_limit.middleware], tags=["accounts"], summary="Log in")
-    async def login(data: JSONBody[LoginIn], state: State) -> SessionOut:
+    @post("/api/v1/sessions", middleware=[login_limit.middleware], tags=["accounts"], summary="Log in",
+          opt={"exclude_from_auth": True}, status_code=201)
+    async def login(data: JSONBody[LoginIn], request: Request, state: State) -> Response[SessionOut]:
         user, token = await state.accounts.login(data.username, data.password)
-        return SessionOut(account=account_out(user), token=token)
+        return with_session_cookies(SessionOut(account=account_out(user), token=token), request, state)
 
     @delete("/api/v1/sessions/current", tags=["accounts"], summary="Log out", status_code=204, guards=[logged_in])
-    async def logout(request: Request[Viewer, str, State], state: State) -> None:
+    async def logout(request: Request[Viewer, str, State], state: State) -> Response[None]:
         await state.accounts.logout(request.user.token)
+        response = Response(None, status_code=204)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        response.delete_cookie(CSRF_COOKIE, path="/")
+        return response
 
     @get("/api/v1/me", tags=["accounts"], summary="Your own account", guards=[logged_in])
     async def read_me(request: Request[Viewer, str, State], state: State) -> Me:
@@ -49,3 +60,14 @@ def build_handlers(registrations_per_minute: int, logins_per_minute: int) -> lis
         return Me(*account_fields(user), counts=counts_out(await state.counters.get(request.user.id)))
 
     return [register, login, logout, read_me, edit_me]
+
+
+def with_session_cookies(body: SessionOut, request: Request, state: State) -> Response[SessionOut]:
+    """The answer with the session cookie (HttpOnly) and its CSRF token (readable by the page)."""
+    secure = request.url.scheme == "https" or state.config.server.secure_cookies
+    max_age = state.config.accounts.session_days * 86_400
+    response = Response(body, status_code=201)
+    response.set_cookie(SESSION_COOKIE, body.token, max_age=max_age, path="/", secure=secure, httponly=True, samesite="lax")
+    response.set_cookie(CSRF_COOKIE, csrf_token(body.token), max_age=max_age, path="/", secure=secure, httponly=False,
+                        samesite="lax")
+    return response

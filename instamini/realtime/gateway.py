@@ -1,10 +1,14 @@
 """The `/ws` gateway: the handshake, then a reader, a writer and a heartbeat per socket.
 
-Handshake: the session token comes in the `Authorization: Bearer` header (API clients)
-or, from a browser (which cannot set headers on a websocket), as the subprotocol pair
-`["bearer", "<token>"]`. A browser's `Origin` must be this server or one of
-`[server] allowed_origins`: another site cannot open a socket with a user's session.
-No valid session: closed with 4401; a foreign origin: 4403.
+Handshake: the session token comes in the `Authorization: Bearer` header (API clients),
+as the subprotocol pair `["bearer", "<token>"]` (a script that holds a token: it cannot
+set headers on a websocket), or else in the HttpOnly session cookie that the browser
+sends with the handshake (the web app, which never sees its token). A browser's
+`Origin` must be this server or one of `[server] allowed_origins`: a websocket is not
+bound by the same-origin policy and carries the cookie whichever page opens it, so
+this check is what stops another site from opening a socket with a user's session
+(cross-site websocket hijacking). No valid session: closed with 4401; a foreign
+origin: 4403.
 
 Then three tasks share the socket: the reader decodes each frame with the one typed
 decoder (frames.py), within the size cap and the rate limit, and dispatches it; the
@@ -27,6 +31,7 @@ from litestar import WebSocket, websocket
 from litestar.datastructures import State
 from litestar.exceptions import WebSocketDisconnect
 
+from ..accounts.auth import SESSION_COOKIE
 from ..accounts.service import token_hash
 from ..errors import InstaminiError, NotAuthenticated
 from . import frames
@@ -47,7 +52,8 @@ def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> 
 
 
 def offered_token(socket: WebSocket) -> tuple[str | None, str | None]:
-    """(token, subprotocol to accept) from the header or the `bearer, <token>` subprotocols."""
+    """(token, subprotocol to accept) from the header, the `bearer, <token>` subprotocols
+    or, when neither is offered, the session cookie."""
     header = socket.headers.get("authorization")
     if header:
         scheme, _, token = header.partition(" ")
@@ -55,7 +61,7 @@ def offered_token(socket: WebSocket) -> tuple[str | None, str | None]:
     protocols = [p.strip() for p in socket.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
     if len(protocols) == 2 and protocols[0] == "bearer":
         return protocols[1], "bearer"
-    return None, None
+    return socket.cookies.get(SESSION_COOKIE) or None, None
 
 
 async def handshake(socket: WebSocket, state: State) -> tuple[int, str, str | None] | None:

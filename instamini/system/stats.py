@@ -46,6 +46,7 @@ estimated from the histogram's buckets, as Prometheus' `histogram_quantile` does
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 
@@ -81,12 +82,15 @@ class SystemStats:
         self._rows: list[dict] = []
         self._counted_at = 0.0
         self._queued = 0
+        self._counting = asyncio.Lock()
 
     async def snapshot(self) -> dict:
         now = time.time()
         if now - self._counted_at >= COUNT_SECONDS:
-            await self._count_rows()
-            self._counted_at = time.time()
+            async with self._counting:  # pages polling at once share one count
+                if time.time() - self._counted_at >= COUNT_SECONDS:
+                    await self._count_rows()
+                    self._counted_at = time.time()
         state = self.state
         meta, cache = state.get("meta"), state.get("cache")
         return {
@@ -109,15 +113,17 @@ class SystemStats:
         meta = self.state.get("meta")
         if meta is None:
             return
-        rows, queued = [], 0
-        for shard in range(meta.shard_count):
+        with_media = self.state.get("media") is not None
+
+        async def one(shard: int) -> tuple[dict, int]:
             row = {"shard": shard}
             for figure, table in COUNTED:
                 row[figure] = await _count(meta, shard, f"SELECT count(*) FROM {table}")
-            rows.append(row)
-            if self.state.get("media") is not None:
-                queued += await _count(meta, shard, "SELECT count(*) FROM media_jobs WHERE state = 'queued'")
-        self._rows, self._queued = rows, queued
+            queued = await _count(meta, shard, "SELECT count(*) FROM media_jobs WHERE state = 'queued'") if with_media else 0
+            return row, queued
+
+        counted = await asyncio.gather(*(one(shard) for shard in range(meta.shard_count)))  # shards in parallel
+        self._rows, self._queued = [row for row, _ in counted], sum(queued for _, queued in counted)
 
     def _media_figures(self, media) -> dict | None:
         if media is None:
