@@ -48,6 +48,9 @@ export async function render(main, params) {
     progress, header, stage, prevButton, nextButton, tools, closeButton, panel, counter);
   main.append(dialog);
   document.body.classList.add("no-scroll");
+  // A modal dialog: what is behind it cannot be reached while it is open.
+  const behind = [...document.body.children].filter((el) => !el.contains(main) && el.id !== "toast" && !el.inert);
+  behind.forEach((el) => (el.inert = true));
 
   let tray = [];
   let entry = null;
@@ -194,6 +197,7 @@ export async function render(main, params) {
     if (video) video.pause();
     document.removeEventListener("keydown", onKey);
     document.body.classList.remove("no-scroll");
+    behind.forEach((el) => (el.inert = false));
   };
 
   try {
