@@ -128,7 +128,7 @@ export async function render(main, params) {
     const readers = thread.participants.filter((user) => user.id !== me.id && reads.has(user.id) && atLeast(reads.get(user.id), last.dataset.id));
     if (!readers.length) return;
     const text = thread.kind === "group" ? `Seen by ${readers.map((user) => user.username).join(", ")}` : "Seen";
-    last.append(h("span", {class: "seen"}, text));
+    last.after(h("li", {class: "seen"}, text));
   }
 
   // Mark the newest message read once it is on screen (and the page is visible).
