@@ -27,13 +27,16 @@ authenticated by the cookie, in the middleware that already knows which one it w
 
 Pages (`/`, `/system`, `/static/...`) and the login and registration routes skip
 the middleware: a visitor whose cookie went stale must still get the page and be
-able to log in again, which sets fresh cookies.
+able to log in again, which sets fresh cookies. Those two routes check the browser's
+`Origin` instead (this server or `[server] allowed_origins`), so that another site
+cannot log a visitor into the attacker's account (login CSRF).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from urllib.parse import urlsplit
 
 import msgspec
 from litestar.connection import ASGIConnection
@@ -97,6 +100,24 @@ def check_csrf(connection: ASGIConnection, token: str) -> None:
         f"missing or wrong {CSRF_HEADER} header: a request authenticated by the session cookie that changes "
         f"something must echo the {CSRF_COOKIE} cookie in it"
     )
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
+    """No Origin (not a browser), this server's own host, or one listed in the config."""
+    if origin is None:
+        return True
+    if origin in allowed:
+        return True
+    return host is not None and urlsplit(origin).netloc == host
+
+
+def check_origin(connection: ASGIConnection) -> None:
+    """Logging in or registering from another site's page is refused: that page could
+    otherwise log a visitor into the attacker's account (login CSRF) and the cookies
+    would follow. Browsers always send Origin on a cross-site POST."""
+    headers = connection.headers
+    if not origin_allowed(headers.get("origin"), headers.get("host"), connection.app.state.config.server.allowed_origins):
+        raise Forbidden("this origin may not log in here: add it to [server] allowed_origins")
 
 
 class SessionAuthentication(AbstractAuthenticationMiddleware):

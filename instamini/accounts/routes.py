@@ -12,7 +12,7 @@ from litestar.datastructures import State
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import JSONBody
 
-from .auth import CSRF_COOKIE, SESSION_COOKIE, Viewer, csrf_token, logged_in
+from .auth import CSRF_COOKIE, SESSION_COOKIE, Viewer, check_origin, csrf_token, logged_in
 from .schemas import Me, MePatch, RegisterIn, LoginIn, SessionOut
 from .views import account_fields, account_out, counts_out
 
@@ -26,12 +26,14 @@ def build_handlers(registrations_per_minute: int, logins_per_minute: int) -> lis
     @post("/api/v1/accounts", middleware=[register_limit.middleware], tags=["accounts"], summary="Register",
           opt={"exclude_from_auth": True}, status_code=201)
     async def register(data: JSONBody[RegisterIn], request: Request, state: State) -> Response[SessionOut]:
+        check_origin(request)
         user, token = await state.accounts.register(data.username, data.password, data.display_name)
         return with_session_cookies(SessionOut(account=account_out(user), token=token), request, state)
 
     @post("/api/v1/sessions", middleware=[login_limit.middleware], tags=["accounts"], summary="Log in",
           opt={"exclude_from_auth": True}, status_code=201)
     async def login(data: JSONBody[LoginIn], request: Request, state: State) -> Response[SessionOut]:
+        check_origin(request)
         user, token = await state.accounts.login(data.username, data.password)
         return with_session_cookies(SessionOut(account=account_out(user), token=token), request, state)
 

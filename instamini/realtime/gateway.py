@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import time
-from urllib.parse import urlsplit
 
 import anyio
 import msgspec
@@ -31,7 +30,7 @@ from litestar import WebSocket, websocket
 from litestar.datastructures import State
 from litestar.exceptions import WebSocketDisconnect
 
-from ..accounts.auth import SESSION_COOKIE
+from ..accounts.auth import SESSION_COOKIE, origin_allowed
 from ..accounts.service import token_hash
 from ..errors import InstaminiError, NotAuthenticated
 from . import frames
@@ -40,15 +39,6 @@ from .connection import FORBIDDEN_ORIGIN, NOT_AUTHENTICATED, TOO_BIG, Connection
 log = logging.getLogger(__name__)
 # A client this far over its rate limit (frames refused in a row) is closed, not warned.
 CLOSE_AFTER_REFUSED = 20
-
-
-def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
-    """No Origin (not a browser), this server's own host, or one listed in the config."""
-    if origin is None:
-        return True
-    if origin in allowed:
-        return True
-    return host is not None and urlsplit(origin).netloc == host
 
 
 def offered_token(socket: WebSocket) -> tuple[str | None, str | None]:

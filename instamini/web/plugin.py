@@ -40,6 +40,8 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"same-origin"),
 ]
 CACHE_CONTROL = CacheControlHeader(no_cache=True)
+# What /static hands out (pyproject.toml ships the same kinds in the package).
+SERVED_SUFFIXES = frozenset({".html", ".js", ".css", ".svg", ".png", ".ico", ".webmanifest"})
 OPT = {"exclude_from_auth": True}
 
 
@@ -74,6 +76,22 @@ def security_headers(app):
     return middleware
 
 
+def only_web_files(app):
+    """ASGI middleware of `/static`: the folder also holds this module's Python files, which
+    are not the app's to serve; anything but the kinds a browser app is made of is a 404."""
+
+    async def middleware(scope, receive, send):
+        if scope["type"] == "http" and Path(scope["path"]).suffix.lower() not in SERVED_SUFFIXES:
+            body = b'{"status_code":404,"detail":"Not Found"}'
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": 404, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await app(scope, receive, send)
+
+    return middleware
+
+
 def _matches(wanted: bytes, etag: bytes) -> bool:
     """If-None-Match: `*` or a list of tags; weak and strong forms compare equal (RFC 9110)."""
     tags = [tag.strip().removeprefix(b"W/") for tag in wanted.split(b",")]
@@ -101,7 +119,7 @@ class WebModule(Module):
 
     def handlers(self) -> list:
         files = create_static_files_router(
-            "/static", directories=[WEB_ROOT], cache_control=CACHE_CONTROL, middleware=[security_headers], opt=OPT,
+            "/static", directories=[WEB_ROOT], cache_control=CACHE_CONTROL, middleware=[security_headers, only_web_files], opt=OPT,
             include_in_schema=False,
         )
         return [app_page, system_page, files]

@@ -124,3 +124,17 @@ async def test_logout_clears_the_cookies_and_ends_the_session(browser):
     assert (await browser.get("/api/v1/me")).status_code == 401
     assert (await browser.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
     assert await count_rows(browser, "SELECT count(*) FROM sessions") == 0
+
+
+async def test_another_site_cannot_log_a_visitor_in(browser):
+    """Login CSRF: a page elsewhere posting the attacker's credentials gets 403 and sets no cookie."""
+    await sign_up(browser, "mallory")
+    browser.cookies.clear()
+    forged = {"Origin": "https://evil.example"}
+    login = await browser.post("/api/v1/sessions", json={"username": "mallory", "password": PASSWORD}, headers=forged)
+    assert login.status_code == 403 and not set_cookies(login)
+    register = await browser.post("/api/v1/accounts", json={"username": "eve", "password": PASSWORD}, headers=forged)
+    assert register.status_code == 403 and not set_cookies(register)
+    same_site = {"Origin": "http://testserver.local"}
+    login = await browser.post("/api/v1/sessions", json={"username": "mallory", "password": PASSWORD}, headers=same_site)
+    assert login.status_code == 201 and "instamini_session" in set_cookies(login)

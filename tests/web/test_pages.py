@@ -48,6 +48,9 @@ async def test_an_unchanged_file_is_a_304_without_a_body(client):
 async def test_a_missing_file_is_404(client):
     assert (await client.get("/static/js/nothing-here.js")).status_code == 404
     assert (await client.get("/static/../config.py")).status_code == 404
+    # The folder holds the module's own Python too: not the app's to serve.
+    assert (await client.get("/static/plugin.py")).status_code == 404
+    assert (await client.get("/static/__init__.py")).status_code == 404
 
 
 def test_the_pages_have_no_inline_script():
