@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from litestar import get
+from litestar import route
 from litestar.datastructures import CacheControlHeader
 from litestar.response import File
 from litestar.static_files import create_static_files_router
@@ -102,13 +102,13 @@ def page(name: str) -> File:
     return File(WEB_ROOT / name, content_disposition_type="inline", media_type="text/html; charset=utf-8")
 
 
-@get("/", opt=OPT, include_in_schema=False, cache_control=CACHE_CONTROL, middleware=[security_headers])
+@route("/", http_method=["GET", "HEAD"], opt=OPT, include_in_schema=False, cache_control=CACHE_CONTROL, middleware=[security_headers])
 async def app_page() -> File:
     """The browser app: one page; the router in js/router.js picks the screen."""
     return page("index.html")
 
 
-@get("/system", opt=OPT, include_in_schema=False, cache_control=CACHE_CONTROL, middleware=[security_headers])
+@route("/system", http_method=["GET", "HEAD"], opt=OPT, include_in_schema=False, cache_control=CACHE_CONTROL, middleware=[security_headers])
 async def system_page() -> File:
     """The live architecture page (numbers from GET /api/v1/system/stats)."""
     return page("system.html")

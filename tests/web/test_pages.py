@@ -35,6 +35,13 @@ async def test_pages_and_files_are_served_with_the_security_headers(client):
     assert script.text == (WEB_ROOT / "js" / "main.js").read_text()
 
 
+async def test_head_answers_the_headers_only(client):
+    for path in SECURED:
+        response = await client.head(path)
+        assert response.status_code == 200 and response.content == b"", path
+        assert_secured(response)
+
+
 async def test_an_unchanged_file_is_a_304_without_a_body(client):
     first = await client.get("/static/js/main.js")
     again = await client.get("/static/js/main.js", headers={"If-None-Match": first.headers["etag"]})
