@@ -5,7 +5,7 @@
 
 import {csrfToken, get} from "./api.js";
 import {connect, on} from "./live.js";
-import {route, start} from "./router.js";
+import {route, setGuard, start} from "./router.js";
 
 export const session = {me: null}; // the logged-in account, or null
 
@@ -13,8 +13,8 @@ const screen = (name) => () => import(`./screens/${name}.js`);
 
 // Screens of posts, profiles and the account (css/posts.css).
 route("/", screen("feed"));
-route("/login", screen("auth"));
-route("/signup", screen("auth"));
+route("/login", screen("auth"), {public: true});
+route("/signup", screen("auth"), {public: true});
 route("/p/:postId", screen("post"));
 route("/new", screen("upload"));
 route("/u/:username", screen("profile"));
@@ -55,6 +55,6 @@ on("notification", (frame) => {
   if (typeof frame.unread === "number") setBadge(frame.unread);
 });
 
+setGuard((path, screenRoute) => (session.me || screenRoute.isPublic ? null : "/login"));
 await refreshSession();
-if (!session.me && !["#/login", "#/signup"].includes(location.hash)) location.hash = "#/login";
 await start();

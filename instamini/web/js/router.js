@@ -7,12 +7,19 @@
 
 const routes = [];
 let leave = null;
+let guard = () => null; // (path, route) -> a path to go to instead, or null
 
-export function route(pattern, load) {
+// `guard` runs before every screen: main.js sends logged-out people to #/login from
+// every screen not marked {public: true}.
+export function setGuard(check) {
+  guard = check;
+}
+
+export function route(pattern, load, {public: isPublic = false} = {}) {
   // "/u/:username" -> /^\/u\/([^/]+)$/ with names ["username"]
   const names = [];
   const source = pattern.replace(/:(\w+)/g, (_, name) => (names.push(name), "([^/]+)"));
-  routes.push({regex: new RegExp(`^${source}$`), names, load});
+  routes.push({regex: new RegExp(`^${source}$`), names, load, isPublic});
 }
 
 export function go(path) {
@@ -23,9 +30,15 @@ export function go(path) {
 export async function render() {
   const path = location.hash.slice(1) || "/";
   const main = document.getElementById("main");
-  for (const {regex, names, load} of routes) {
+  for (const entry of routes) {
+    const {regex, names, load} = entry;
     const match = regex.exec(path.split("?")[0]);
     if (!match) continue;
+    const elsewhere = guard(path, entry);
+    if (elsewhere) {
+      location.replace("#" + elsewhere); // replace: Back does not return to the refused screen
+      return;
+    }
     const params = Object.fromEntries(names.map((name, i) => [name, decodeURIComponent(match[i + 1])]));
     params.query = new URLSearchParams(path.split("?")[1] || "");
     if (leave) leave();
