@@ -32,4 +32,9 @@ MIGRATIONS = [
     ) WITHOUT ROWID;
     CREATE INDEX sessions_by_user ON sessions (user_id);
     """,
+    # The avatar's URL beside its id: a name shown with its picture needs no media lookup.
+    # (the media module's migration 3 fills it in for avatars chosen before it existed).
+    """
+    ALTER TABLE users ADD COLUMN avatar_url TEXT;
+    """,
 ]

@@ -57,6 +57,7 @@ class Account(Struct):
     private: bool
     avatar_media_id: str | None
     created_at: str
+    avatar_url: str | None  # its smallest still, /media/<sha256>.webp; null without an avatar
 
 
 class Me(Account):

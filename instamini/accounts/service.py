@@ -34,7 +34,7 @@ RESERVED_USERNAMES = frozenset(
     "about accounts admin api direct edge explore healthz help instamini login logout media me metrics "
     "notifications p reels schema search settings signup static stories system tags u web ws".split()
 )
-USER_COLUMNS = "id, username, display_name, bio, private, avatar_media_id"
+USER_COLUMNS = "id, username, display_name, bio, private, avatar_media_id, avatar_url"
 
 
 class UserRecord(msgspec.Struct, array_like=True):
@@ -46,6 +46,7 @@ class UserRecord(msgspec.Struct, array_like=True):
     bio: str
     private: bool
     avatar_media_id: int | None
+    avatar_url: str | None = None  # last, with a default: entries cached before it still decode
 
 
 class SessionRecord(msgspec.Struct, array_like=True):
@@ -77,6 +78,7 @@ def _record(row: sqlite3.Row) -> UserRecord:
         bio=row["bio"],
         private=bool(row["private"]),
         avatar_media_id=row["avatar_media_id"],
+        avatar_url=row["avatar_url"],
     )
 
 
@@ -258,12 +260,13 @@ class AccountsService:
             raise InvalidInput("avatar_media_id does not name a ready image of yours")
         if not changes:
             return await self.get_user(user_id)
-        columns = ", ".join(f"{column} = ?" for column in changes)
 
         def apply(conn: sqlite3.Connection) -> sqlite3.Row:
-            if avatar is not None:  # checked in the same transaction: the image cannot vanish meanwhile
-                self.avatar_check(conn, user_id, avatar)
-            conn.execute(f"UPDATE users SET {columns} WHERE id = ?", (*changes.values(), user_id))
+            row_changes = dict(changes)
+            if "avatar_media_id" in changes:  # checked in the same transaction: the image cannot vanish meanwhile
+                row_changes["avatar_url"] = None if avatar is None else self.avatar_check(conn, user_id, avatar)
+            columns = ", ".join(f"{column} = ?" for column in row_changes)
+            conn.execute(f"UPDATE users SET {columns} WHERE id = ?", (*row_changes.values(), user_id))
             return conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (user_id,)).fetchone()
 
         user = _record(await self.meta.write(shard_of(user_id), apply))

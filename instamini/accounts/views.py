@@ -10,7 +10,10 @@ from .service import UserRecord
 def account_fields(user: UserRecord) -> tuple:
     """Account's fields in order: `Account(*fields)`, or a subclass with more after them."""
     avatar = None if user.avatar_media_id is None else str(user.avatar_media_id)
-    return (str(user.id), user.username, user.display_name, user.bio, user.private, avatar, created_at_iso(user.id))
+    return (
+        str(user.id), user.username, user.display_name, user.bio, user.private, avatar, created_at_iso(user.id),
+        user.avatar_url,
+    )
 
 
 def account_out(user: UserRecord) -> Account:

@@ -21,7 +21,10 @@ Username = Annotated[str, Parameter(max_length=64)]
 
 def user_summary(user: UserRecord) -> UserSummary:
     avatar = None if user.avatar_media_id is None else str(user.avatar_media_id)
-    return UserSummary(id=str(user.id), username=user.username, display_name=user.display_name, avatar_media_id=avatar)
+    return UserSummary(
+        id=str(user.id), username=user.username, display_name=user.display_name, avatar_media_id=avatar,
+        avatar_url=user.avatar_url,
+    )
 
 
 def user_list(page: Page) -> UserList:

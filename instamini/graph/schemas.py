@@ -26,6 +26,7 @@ class UserSummary(Struct):
     username: str
     display_name: str
     avatar_media_id: str | None
+    avatar_url: str | None  # its smallest still; null without an avatar
 
 
 class UserList(Struct):

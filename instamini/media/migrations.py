@@ -43,4 +43,13 @@ MIGRATIONS = [
     """
     ALTER TABLE media ADD COLUMN phash INTEGER;
     """,
+    # Avatars chosen before users.avatar_url existed get theirs: the smallest WebP still.
+    """
+    UPDATE users SET avatar_url = (
+        SELECT '/media/' || json_extract(v.value, '$.key') || '.webp'
+        FROM media, json_each(media.variants) AS v
+        WHERE media.id = users.avatar_media_id AND json_extract(v.value, '$.role') = 'image'
+        ORDER BY json_extract(v.value, '$.width') LIMIT 1
+    ) WHERE avatar_media_id IS NOT NULL AND avatar_url IS NULL;
+    """,
 ]

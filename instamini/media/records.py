@@ -106,12 +106,20 @@ def claim_for_post(conn: sqlite3.Connection, owner_id: int, media_ids: Sequence[
     return records
 
 
-def check_avatar(conn: sqlite3.Connection, owner_id: int, media_id: int) -> None:
-    """An avatar must be a ready image of the user's own (it lives on their shard, like users)."""
+def check_avatar(conn: sqlite3.Connection, owner_id: int, media_id: int) -> str:
+    """An avatar must be a ready image of the user's own (it lives on their shard, like users).
+
+    Returns the URL of its smallest still, which is what everyone sees beside the name: kept
+    on the user's row so that showing an avatar costs no media lookup."""
     # Not one in a post either: deleting the post would delete the avatar with it.
-    row = conn.execute("SELECT owner_id, kind, status, post_id FROM media WHERE id = ?", (media_id,)).fetchone()
-    if row is None or tuple(row) != (owner_id, "image", "ready", None):
+    row = conn.execute(
+        "SELECT owner_id, kind, status, post_id, variants FROM media WHERE id = ?", (media_id,)
+    ).fetchone()
+    if row is None or tuple(row)[:4] != (owner_id, "image", "ready", None):
         raise InvalidInput("avatar_media_id does not name a ready image of yours")
+    stills = [v for v in _variants.decode(row["variants"]) if v.role in ("image", "fallback")]
+    # WebP before the JPEG fallback, then the smallest: an avatar is shown at most 150 px wide.
+    return min(stills, key=lambda v: (v.role != "image", v.width)).url
 
 
 def release_post(conn: sqlite3.Connection, post_id: int) -> list[str]:

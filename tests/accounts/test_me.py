@@ -20,6 +20,7 @@ async def test_read_me(client, alice):
         "bio": "",
         "private": False,
         "avatar_media_id": None,
+        "avatar_url": None,
         "created_at": alice.account["created_at"],
         "counts": {"posts": 0, "followers": 0, "following": 0},
     }

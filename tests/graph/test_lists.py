@@ -55,7 +55,7 @@ async def test_followers_pages_newest_first(client, alice, crowd):
     assert [i["username"] for i in default["items"]] == expected[:20]
     assert default["next_cursor"] is not None
     item = default["items"][0]
-    assert item == {"id": crowd[-1].id, "username": crowd[-1].username, "display_name": "", "avatar_media_id": None}
+    assert item == {"id": crowd[-1].id, "username": crowd[-1].username, "display_name": "", "avatar_media_id": None, "avatar_url": None}
 
 
 async def test_following_pages_newest_first(client, alice, crowd):
@@ -141,7 +141,7 @@ async def test_lists_show_current_display_names(client, alice, bob):
     assert before[0]["display_name"] == ""
     await client.patch("/api/v1/me", headers=bob.headers, json={"display_name": "Bobby"})
     after = (await client.get("/api/v1/users/alice/followers")).json()["items"]
-    assert after == [{"id": bob.id, "username": "bob", "display_name": "Bobby", "avatar_media_id": None}]
+    assert after == [{"id": bob.id, "username": "bob", "display_name": "Bobby", "avatar_media_id": None, "avatar_url": None}]
     following = (await client.get("/api/v1/users/bob/following")).json()["items"]
     assert [u["username"] for u in following] == ["alice"]
 

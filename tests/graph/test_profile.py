@@ -17,6 +17,7 @@ async def test_profile_fields_and_empty_relationship(client, alice, bob):
         "private": False,
         "avatar_media_id": None,
         "created_at": bob.account["created_at"],
+        "avatar_url": None,
         "counts": {"posts": 0, "followers": 0, "following": 0},
         "relationship": NOTHING,
     }

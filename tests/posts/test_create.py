@@ -12,7 +12,7 @@ async def test_a_post_of_one_image(client, alice):
     response = await client.post(POSTS, headers=alice.headers, json={"caption": "first light", "media_ids": [media_id]})
     assert response.status_code == 201, response.text
     post = response.json()
-    assert post["author"] == {"id": alice.id, "username": "alice", "display_name": "", "avatar_media_id": None}
+    assert post["author"] == {"id": alice.id, "username": "alice", "display_name": "", "avatar_media_id": None, "avatar_url": None}
     assert (post["kind"], post["caption"], post["hashtags"], post["mentions"]) == ("post", "first light", [], [])
     assert [item["id"] for item in post["media"]] == [media_id]
     assert post["media"][0]["status"] == "ready" and post["media"][0]["kind"] == "image"

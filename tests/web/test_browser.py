@@ -227,7 +227,16 @@ def test_private_account_carousel_reel_replies_typing_and_log_out(server, browse
     page.get_by_label("Private account").check()
     page.get_by_role("button", name="Save changes").click()
     expect(page.get_by_text("Changes saved")).to_be_visible()
+    # ... and gives herself an avatar and a bio.
+    page.get_by_label("New avatar").set_input_files(str(photo(tmp_path / "me.jpg", (240, 200, 40))))
+    expect(page.get_by_text("Avatar updated")).to_be_visible()
+    page.get_by_label("Bio").fill("Pilot. Gardens on weekends.")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_text("Changes saved")).to_be_visible()
     carol.shot("settings-private")
+    carol.go("/#/me")
+    expect(page.get_by_text("Pilot. Gardens on weekends.")).to_be_visible()
+    expect(page.locator("img.avatar-img").first).to_have_attribute("src", re.compile(r"^/media/[0-9a-f]{64}\."))
 
     # A carousel of two photos, then a reel.
     carol.go("/#/new")
@@ -273,6 +282,7 @@ def test_private_account_carousel_reel_replies_typing_and_log_out(server, browse
     dave.page.reload()
     expect(page.get_by_role("button", name="Unfollow")).to_be_visible()
     expect(page.get_by_role("list", name="Posts by carol")).to_be_visible()
+    expect(page.locator("img.avatar-img").first).to_have_attribute("src", re.compile(r"^/media/[0-9a-f]{64}\.webp$"))
     dave.go("/#/")
     page.get_by_role("button", name="Chronological").click()
     expect(page.get_by_role("button", name="Chronological")).to_have_attribute("aria-pressed", "true")

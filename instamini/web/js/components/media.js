@@ -1,9 +1,7 @@
 // Showing uploads: responsive images (WebP variants in srcset, the JPEG fallback as src),
 // videos with their poster, thumbnails for grids, and avatars.
 
-import {get} from "../api.js";
 import {h} from "../dom.js";
-import {currentUser} from "./session.js";
 
 const COLOUR = /^#[0-9a-f]{3,8}$/i;
 
@@ -76,15 +74,8 @@ export function thumbOf(item) {
   return still || null;
 }
 
-// Avatars: the API gives only avatar_media_id, and GET /api/v1/media/{id} answers its owner
-// only, so a picture is shown for the logged-in person; others get their initial.
-const avatarUrls = new Map(); // media id -> url
-
-export function rememberAvatar(item) {
-  const still = item && (byWidth(item.variants || [], "image")[0] || byWidth(item.variants || [], "fallback")[0]);
-  if (still) avatarUrls.set(String(item.id), still.url);
-}
-
+// Avatars: every account and user summary carries avatar_url (its smallest still), or
+// null: then the person's initial stands in.
 function initial(user) {
   const name = (user && (user.display_name || user.username)) || "?";
   return name.trim().charAt(0).toUpperCase() || "?";
@@ -92,23 +83,6 @@ function initial(user) {
 
 export function avatar(user, size = "") {
   const box = h("span", {class: `avatar ${size}`.trim(), "aria-hidden": "true"}, initial(user));
-  const id = user && user.avatar_media_id;
-  if (!id) return box;
-  const show = (url) => {
-    if (!url) return;
-    box.replaceChildren(h("img", {src: url, alt: "", class: "avatar-img"}));
-  };
-  if (avatarUrls.has(String(id))) show(avatarUrls.get(String(id)));
-  else {
-    currentUser()
-      .then((me) => {
-        if (!me || String(me.id) !== String(user.id)) return null;
-        return get(`/api/v1/media/${encodeURIComponent(id)}`).then((item) => {
-          rememberAvatar(item);
-          show(avatarUrls.get(String(id)));
-        });
-      })
-      .catch(() => {});
-  }
+  if (user && user.avatar_url) box.replaceChildren(h("img", {src: user.avatar_url, alt: "", class: "avatar-img"}));
   return box;
 }

@@ -4,7 +4,7 @@
 import {del, get, patch} from "../api.js";
 import {h, toast} from "../dom.js";
 import {go} from "../router.js";
-import {avatar, rememberAvatar} from "../components/media.js";
+import {avatar} from "../components/media.js";
 import {forgetUser, refreshShell} from "../components/session.js";
 import {uploadAndWait} from "../components/uploads.js";
 import {alertBox, errorMessage, screenError, showAlert, statusLine} from "../components/ui.js";
@@ -51,7 +51,6 @@ export async function render(main) {
           avatarStatus.textContent = "Processing…";
         },
       });
-      rememberAvatar(media);
       me = await patch("/api/v1/me", {avatar_media_id: media.id});
       forgetUser();
       avatarSlot.replaceChildren(avatar(me, "avatar-xl"));
