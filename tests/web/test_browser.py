@@ -75,8 +75,25 @@ class Person:
         self.page.goto(path)
 
     def shot(self, name: str) -> None:
+        """Save the screen as it is now, after checking that each of its controls has a name."""
+        unlabelled = self.page.evaluate(UNLABELLED_CONTROLS)
+        assert unlabelled == [], f"controls without an accessible name on {name}: {unlabelled}"
         SHOTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+# Every visible control has a name a screen reader can say, and is a real control (so
+# the keyboard reaches it): a button or link with text or aria-label, a form field with
+# a <label>, aria-label or aria-labelledby; nothing else takes clicks.
+UNLABELLED_CONTROLS = """() => [...document.querySelectorAll('button, a[href], input, select, textarea, [onclick]')]
+  .filter((el) => el.offsetParent !== null && el.type !== 'hidden')
+  .filter((el) => {
+    if (el.hasAttribute('onclick') && !['BUTTON', 'A', 'INPUT'].includes(el.tagName)) return true;
+    const named = (el.getAttribute('aria-label') || '').trim() || el.getAttribute('aria-labelledby');
+    if (['INPUT', 'SELECT', 'TEXTAREA'].includes(el.tagName)) return !(named || (el.labels && el.labels.length));
+    return !(named || el.textContent.trim() || el.querySelector('img[alt]:not([alt=""])'));
+  })
+  .map((el) => el.outerHTML.slice(0, 120))"""
 
 
 def photo(path: Path, colour: tuple[int, int, int]) -> Path:

@@ -15,7 +15,8 @@ import {action, count} from "./ui.js";
 export function userLink(user, {size = "", withName = true} = {}) {
   return h(
     "a",
-    {href: `#/u/${encodeURIComponent(user.username)}`, class: "user-link"},
+    // Without the name beside it the avatar is the whole link: the name is said instead.
+    {href: `#/u/${encodeURIComponent(user.username)}`, class: "user-link", "aria-label": withName ? undefined : user.username},
     avatar(user, size),
     withName ? h("span", {class: "username"}, user.username) : null,
   );
