@@ -27,7 +27,13 @@ export function go(path) {
   else location.hash = path;
 }
 
+// Each render is numbered. A screen still loading when the next route starts (its
+// fetches outlived the visit) draws into its own view, detached by then: it can never
+// overwrite the screen after it, and its cleanup runs as soon as it finishes.
+let generation = 0;
+
 export async function render() {
+  const mine = ++generation;
   const path = location.hash.slice(1) || "/";
   const main = document.getElementById("main");
   for (const entry of routes) {
@@ -43,9 +49,17 @@ export async function render() {
     params.query = new URLSearchParams(path.split("?")[1] || "");
     if (leave) leave();
     leave = null;
-    main.replaceChildren();
+    const view = document.createElement("div");
+    view.className = "screen";
+    main.replaceChildren(view);
     const screen = await load();
-    leave = (await screen.render(main, params)) || null;
+    if (mine !== generation) return;
+    const cleanup = (await screen.render(view, params)) || null;
+    if (mine !== generation) {
+      if (cleanup) cleanup();
+      return;
+    }
+    leave = cleanup;
     document.querySelectorAll("[data-nav]").forEach((a) => a.removeAttribute("aria-current"));
     const current = document.querySelector(`[data-nav="${path.split("/")[1] || "feed"}"]`);
     if (current) current.setAttribute("aria-current", "page");
