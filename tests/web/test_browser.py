@@ -221,6 +221,12 @@ def test_two_people_use_the_whole_product(server, browser, tmp_path):
         expect(page.locator(f'[data-metric="{metric}"]').first).to_have_text(re.compile(r"[1-9]"))
     bob.shot("system")
 
+    # In development mode the page switches the feed strategy, and the diagram follows.
+    page.get_by_label("Feed strategy").select_option("push")
+    expect(page.locator('[data-metric="feed_strategy"]').first).to_have_text("push")
+    bob.go("/#/")  # and Bob's feed is the same under push
+    expect(page.get_by_role("article", name="Post by alice").first).to_be_visible()
+
     for person in (alice, bob):
         assert person.errors == [], f"console errors on {person.name}'s pages: {person.errors}"
         person.context.close()
