@@ -99,7 +99,8 @@ def _matches(wanted: bytes, etag: bytes) -> bool:
 
 
 def page(name: str) -> File:
-    return File(WEB_ROOT / name, content_disposition_type="inline", media_type="text/html; charset=utf-8")
+    # Litestar appends "; charset=utf-8" to a text/* type itself.
+    return File(WEB_ROOT / name, content_disposition_type="inline", media_type="text/html")
 
 
 @route("/", http_method=["GET", "HEAD"], opt=OPT, include_in_schema=False, cache_control=CACHE_CONTROL, middleware=[security_headers])
