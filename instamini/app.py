@@ -18,6 +18,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from .accounts.plugin import AccountsModule
+from .cluster.plugin import ClusterModule
 from .config import Config
 from .errors import InstaminiError, error_response, too_deep_response, validation_response
 from .explore.plugin import ExploreModule
@@ -42,6 +43,7 @@ from .web.plugin import WebModule
 # In dependency order: a module may use the services of those before it.
 MODULES: list[type[Module]] = [
     SystemModule,
+    ClusterModule,
     AccountsModule,
     GraphModule,
     MediaModule,

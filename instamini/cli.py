@@ -1,4 +1,4 @@
-"""The command line: `python -m instamini [serve|bench|demo|admin] ...`; serve is the default."""
+"""The command line: `python -m instamini [serve|bench|demo|admin|edge|cluster] ...`; serve is the default."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .config import ConfigError, load_config, with_overrides
+from .stores.backup_cli import add_backup_commands, run_backup_command
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,13 +36,20 @@ def _parser() -> argparse.ArgumentParser:
         "--spare-media", type=int, default=0, metavar="M", help="M ready, unposted images per account, for benchmarks"
     )
     demo.add_argument("--tokens-out", metavar="FILE", help='also log everyone in; write {"username": token} JSON here')
-    admin = commands.add_parser("admin", help="manage admins (server stopped)")
+    admin = commands.add_parser("admin", help="manage admins (server stopped), back up and restore")
     admin_commands = admin.add_subparsers(dest="admin_command", metavar="ACTION", required=True)
-    create = admin_commands.add_parser("create", help="register an account and make it admin")
+    create = admin_commands.add_parser("create", help="register an account and make it admin (server stopped)")
     create.add_argument("--username", required=True)
     create.add_argument("--password", required=True)
     create.add_argument("--data-dir", help="the data directory (default from config: ./data)")
     create.add_argument("--config", help="config file (default: $INSTAMINI_CONFIG or ./config.toml)")
+    add_backup_commands(admin_commands)
+    _edge_command(commands)
+    cluster = commands.add_parser("cluster", help="start N instances and an edge on loopback, for demos and tests")
+    cluster.add_argument("--instances", type=int, default=3, help="how many instances (default 3)")
+    cluster.add_argument("--shards", type=int, default=8, help="logical shards, split among them (default 8)")
+    cluster.add_argument("--root", default="cluster-data", help="their configs and data directories (default ./cluster-data)")
+    cluster.add_argument("--base-port", type=int, default=8001, help="instance i listens on base+i, the edge after them")
     return parser
 
 
@@ -78,6 +86,20 @@ def _realtime_bench_options(bench: argparse.ArgumentParser) -> None:
     realtime.add_argument("--hold", type=float, help="seconds to hold the sockets open, answering pings (default 10)")
 
 
+def _edge_command(commands) -> None:
+    """`edge`: its settings default to config.toml's [edge] section; see instamini/edge/cli.py."""
+    edge = commands.add_parser("edge", help="run the edge cache: a caching proxy (the CDN) for /media in front of instances")
+    edge.add_argument(
+        "--origin", action="append", metavar="URL",
+        help="an instance to fetch from, http://host:port; repeat it for failover (default from config: http://127.0.0.1:8000)",
+    )
+    edge.add_argument("--cache-dir", metavar="DIR", help="where cached files live (default from config: ./data/edge-cache)")
+    edge.add_argument("--max-size", metavar="SIZE", help="bound on the cached files: bytes, or 512M, 2G ... (default from config: 1G)")
+    edge.add_argument("--host", help="address to listen on (default from config: 127.0.0.1)")
+    edge.add_argument("--port", type=int, help="port to listen on (default from config: 8080)")
+    edge.add_argument("--config", help="config file (default: $INSTAMINI_CONFIG or ./config.toml)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0].startswith("-") and args[0] not in ("-h", "--help"):
@@ -98,6 +120,19 @@ def main(argv: list[str] | None = None) -> int:
         seconds = options.seconds if options.seconds is not None else SCENARIO_SECONDS.get(options.scenario, 5.0)
         scenario_options = {name: getattr(options, name) for name in given}
         return run_bench(config, scenario=options.scenario, seconds=seconds, out=options.out, options=scenario_options)
+    if options.command == "cluster":
+        from .cluster.launch import run_cluster
+
+        try:
+            return run_cluster(options.instances, Path(options.root).resolve(), shards=options.shards,
+                               base_port=options.base_port)
+        except ValueError as error:
+            print(f"instamini: {error}", file=sys.stderr)
+            return 2
+    if options.command == "edge":
+        from .edge.cli import run_edge
+
+        return run_edge(config, options)
     data_dir = str(Path(options.data_dir).resolve()) if options.data_dir else None
     if options.command == "demo":
         from .demo import DemoOptions, run_demo
@@ -110,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
             tokens_out=options.tokens_out,
         )
         return run_demo(with_overrides(config, data_dir=data_dir), demo)
+    if options.command == "admin" and options.admin_command in ("backup", "restore"):
+        return run_backup_command(with_overrides(config, data_dir=data_dir), options)
     if options.command == "admin":
         from .moderation.admin_cli import run_admin
 

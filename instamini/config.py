@@ -25,6 +25,20 @@ class ConfigError(Exception):
 
 Port = Annotated[int, Meta(ge=0, le=65535)]
 Positive = Annotated[int, Meta(ge=1)]
+# A byte count with an optional binary suffix: 1048576, 512M, 2G (K, M, G, T are powers of 1024).
+SizeText = Annotated[str, Meta(pattern=r"^[1-9][0-9]*[KMGTkmgt]?$")]
+OriginUrl = Annotated[str, Meta(pattern=r"^https?://[^/?#\s]+/?$")]
+_SIZE_SUFFIXES = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """'512M' -> 536870912; raises ValueError on anything but digits and one K/M/G/T suffix."""
+    text = text.strip().upper()
+    multiplier = _SIZE_SUFFIXES.get(text[-1:], 1)
+    digits = text[:-1] if text[-1:] in _SIZE_SUFFIXES else text
+    if not digits.isascii() or not digits.isdigit() or int(digits) == 0:
+        raise ValueError(f"not a size: {text!r} (use bytes, or a number with K, M, G or T: 512M, 2G)")
+    return int(digits) * multiplier
 
 
 class _Section(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -55,6 +69,7 @@ class ModulesConfig(_Section):
     stories: bool = True
     search: bool = True
     system: bool = True
+    cluster: bool = True
     explore: bool = True
     moderation: bool = True
     web: bool = True
@@ -183,6 +198,44 @@ class ModerationConfig(_Section):
     blocklist_distance: Annotated[int, Meta(ge=0, le=32)] = 6
 
 
+class EdgeConfig(_Section):
+    """`python -m instamini edge`: the caching proxy in front of one or more instances."""
+
+    origins: list[OriginUrl] = field(default_factory=lambda: ["http://127.0.0.1:8000"])
+    host: str = "127.0.0.1"
+    port: Port = 8080
+    cache_dir: str = "data/edge-cache"
+    max_size: SizeText = "1G"
+    memory_mb: Annotated[int, Meta(ge=0)] = 64
+    memory_file_kb: Annotated[int, Meta(ge=1, le=1024)] = 256
+    origin_timeout_seconds: Annotated[float, Meta(gt=0)] = 10.0
+    origin_connect_timeout_seconds: Annotated[float, Meta(gt=0)] = 2.0
+
+    @property
+    def max_bytes(self) -> int:
+        return parse_size(self.max_size)
+
+
+class ClusterInstanceConfig(_Section):
+    name: str
+    url: OriginUrl
+    shards: str = ""  # ranges of logical shards it owns: "0-3,8", or "all" for a single instance
+
+
+class ClusterConfig(_Section):
+    """`[cluster]`: this instance's place in the shard map; instamini/cluster/ checks the map."""
+
+    instance: str = "main"
+    instances: list[ClusterInstanceConfig] = field(
+        default_factory=lambda: [ClusterInstanceConfig(name="main", url="http://127.0.0.1:8000", shards="all")]
+    )
+    secret: str = ""
+    rpc_timeout_seconds: Annotated[float, Meta(gt=0)] = 2.0
+    rpc_retries: Annotated[int, Meta(ge=0, le=10)] = 2
+    rpc_backoff_ms: Annotated[int, Meta(ge=0)] = 25
+    max_clock_skew_seconds: Annotated[int, Meta(ge=1, le=3600)] = 30
+
+
 class PluginsConfig(_Section):
     dirs: list[str] = field(default_factory=lambda: ["plugins"])
     entry_points: bool = True
@@ -193,6 +246,7 @@ class Config(_Section):
     server: ServerConfig = field(default_factory=ServerConfig)
     modules: ModulesConfig = field(default_factory=ModulesConfig)
     meta: MetaConfig = field(default_factory=MetaConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
     blobs: BlobsConfig = field(default_factory=BlobsConfig)
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
@@ -206,6 +260,7 @@ class Config(_Section):
     search: SearchConfig = field(default_factory=SearchConfig)
     ranker: RankerConfig = field(default_factory=RankerConfig)
     moderation: ModerationConfig = field(default_factory=ModerationConfig)
+    edge: EdgeConfig = field(default_factory=EdgeConfig)
     plugins: PluginsConfig = field(default_factory=PluginsConfig)
 
     @property
@@ -230,6 +285,31 @@ MODULE_REQUIRES = {
 }
 
 
+CLUSTER_SECRET_VARIABLE = "INSTAMINI_CLUSTER_SECRET"
+MIN_CLUSTER_SECRET_CHARS = 16
+
+
+def checked_cluster(config: Config, source: str) -> Config:
+    """The config with [cluster] checked, its secret taken from INSTAMINI_CLUSTER_SECRET when that is set
+    (so that the secret need not be in the file): every shard owned by exactly one listed instance."""
+    from .cluster.errors import TopologyError  # the map's rules live with the map
+    from .cluster.topology import Topology
+
+    cluster = config.cluster
+    try:
+        Topology.from_config(cluster, config.meta.shards)
+    except TopologyError as error:
+        raise ConfigError(f"{source}: {error}") from None
+    secret = os.environ.get(CLUSTER_SECRET_VARIABLE) or cluster.secret
+    if len(cluster.instances) > 1 and not secret:
+        raise ConfigError(
+            f"{source}: cluster.secret is required with more than one instance (or set {CLUSTER_SECRET_VARIABLE})"
+        )
+    if secret and len(secret) < MIN_CLUSTER_SECRET_CHARS:
+        raise ConfigError(f"{source}: cluster.secret must be at least {MIN_CLUSTER_SECRET_CHARS} characters")
+    return msgspec.structs.replace(config, cluster=msgspec.structs.replace(cluster, secret=secret))
+
+
 def decode_config(text: bytes | str, source: str = "<string>", base_dir: str = ".") -> Config:
     """Decode TOML text into a Config, or raise ConfigError naming the key and the source."""
     try:
@@ -242,11 +322,13 @@ def decode_config(text: bytes | str, source: str = "<string>", base_dir: str = "
         for need in needs:
             if getattr(config.modules, module) and not getattr(config.modules, need):
                 raise ConfigError(f"{source}: modules.{module} needs modules.{need} = true")
+    config = checked_cluster(config, source)
     # Relative paths in the file are relative to the file, not to where we were started.
     base = Path(base_dir)
     server = msgspec.structs.replace(config.server, data_dir=str(base / config.server.data_dir))
     plugins = msgspec.structs.replace(config.plugins, dirs=[str(base / d) for d in config.plugins.dirs])
-    return msgspec.structs.replace(config, server=server, plugins=plugins)
+    edge = msgspec.structs.replace(config.edge, cache_dir=str(base / config.edge.cache_dir))
+    return msgspec.structs.replace(config, server=server, plugins=plugins, edge=edge)
 
 
 def load_config(path: str | os.PathLike | None = None) -> Config:

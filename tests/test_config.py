@@ -19,8 +19,10 @@ def test_shipped_config_lists_every_default():
     defaults = Config()
     # Paths are resolved against the file; everything else must equal the built-in defaults.
     assert shipped.server.data_dir == str(REPO / "data")
+    assert shipped.edge.cache_dir == str(REPO / "data" / "edge-cache")
     same = msgspec.structs.replace(shipped, server=msgspec.structs.replace(shipped.server, data_dir="data"),
-                                   plugins=msgspec.structs.replace(shipped.plugins, dirs=["plugins"]))
+                                   plugins=msgspec.structs.replace(shipped.plugins, dirs=["plugins"]),
+                                   edge=msgspec.structs.replace(shipped.edge, cache_dir="data/edge-cache"))
     assert same == defaults
     text = (REPO / "config.toml").read_text()
     for section in msgspec.structs.fields(Config):

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.config.app import AppConfig
 
+from ..cluster.forward import join_cluster
 from ..module import Module
 from .auth import authentication_middleware
 from .migrations import MIGRATIONS
@@ -37,4 +38,5 @@ class AccountsModule(Module):
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
         state = app.state
         state.accounts = AccountsService(state.meta, state.cache, state.ids, self.config.accounts, app.emit)
+        join_cluster(state, state.accounts)
         yield

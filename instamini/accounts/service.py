@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from ..cluster.forward import owned, owned_batch
 from ..config import AccountsConfig
 from ..errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, RateLimited
 from ..ids import IdGenerator, group_by_shard, shard_of
@@ -111,9 +112,13 @@ class AccountsService:
         # Each is asked about a user at login and on every authenticated request; a
         # string is the reason to refuse them (the moderation module: suspended).
         self.refuse_login: list[Callable[[int], str | None]] = []
+        # The cluster node when this instance is one of several (cluster/forward.py): each
+        # method marked @owned runs on the instance that owns its shard.
+        self.cluster = None
 
     # -- registration and sessions ---------------------------------------------------
 
+    @owned(lambda self, username, *_: self.meta.shard_for_text(username.lower()))
     async def register(self, username: str, password: str, display_name: str = "") -> tuple[UserRecord, str]:
         name = check_username(username)
         shard = self.meta.shard_for_text(name)
@@ -138,6 +143,7 @@ class AccountsService:
         self.emit("account.registered", user_id=user_id, username=name)
         return user, token
 
+    @owned(lambda self, username, *_: self.meta.shard_for_text(username.lower()))
     async def login(self, username: str, password: str) -> tuple[UserRecord, str]:
         name = username.lower()
         wait = self.login_failures.retry_after(name)
@@ -167,7 +173,14 @@ class AccountsService:
 
     async def _new_session(self, user_id: int) -> str:
         token = secrets.token_urlsafe(32)
-        digest = token_hash(token)
+        await self._store_session(token_hash(token), user_id)
+        self.emit("session.created", user_id=user_id)
+        return token
+
+    @owned(lambda self, digest, user_id: self._session_shard(digest))
+    async def _store_session(self, digest: bytes, user_id: int) -> None:
+        # A session row lives on the shard its token's hash picks, which may be another
+        # instance's than the user's.
         now = int(time.time())
         expires_at = now + self.config.session_days * 86400
         await self.meta.write(
@@ -178,12 +191,11 @@ class AccountsService:
             ),
         )
         self.sessions.put(digest, SessionRecord(user_id, expires_at))
-        self.emit("session.created", user_id=user_id)
-        return token
 
     def _session_shard(self, digest: bytes) -> int:
         return int.from_bytes(digest[:8], "big") % self.meta.shard_count
 
+    @owned(lambda self, token: self._session_shard(token_hash(token)))
     async def authenticate(self, token: str) -> int:
         """The user id that a bearer token belongs to, or NotAuthenticated."""
         digest = token_hash(token)
@@ -206,6 +218,7 @@ class AccountsService:
     def _refusal(self, user_id: int) -> str | None:
         return next((reason for check in self.refuse_login if (reason := check(user_id))), None)
 
+    @owned(lambda self, token: self._session_shard(token_hash(token)))
     async def logout(self, token: str) -> None:
         digest = token_hash(token)
         user_id = await self.authenticate(token)
@@ -219,6 +232,7 @@ class AccountsService:
 
     # -- users -----------------------------------------------------------------------
 
+    @owned(lambda self, username: self.meta.shard_for_text(username.lower()))
     async def id_for_username(self, username: str) -> int | None:
         name = username.lower()
         user_id = self.usernames.get(name)
@@ -233,6 +247,7 @@ class AccountsService:
         self.usernames.fill(name, row["user_id"], generation)
         return row["user_id"]
 
+    @owned_batch
     async def get_users(self, user_ids: Iterable[int]) -> dict[int, UserRecord]:
         """Users by id, from the cache, with one query per shard for the misses."""
         return await self.users.get_or_load(user_ids, self._load_users)
@@ -253,6 +268,7 @@ class AccountsService:
             raise NotFound(f"no user '{username.lower()}'")
         return user
 
+    @owned(lambda self, user_id, changes: shard_of(user_id))
     async def update(self, user_id: int, changes: dict[str, Any]) -> UserRecord:
         """Edit profile fields; `changes` holds only the fields the caller sent."""
         avatar = changes.get("avatar_media_id")

@@ -1,4 +1,4 @@
-"""Start a real instamini server as a subprocess on a loopback port, for benchmarks and tests."""
+"""Start a real instamini server (or an edge in front of one) as a subprocess on a loopback port, for benchmarks and tests."""
 
 from __future__ import annotations
 
@@ -48,12 +48,16 @@ class ServerProcess:
         self.log_path = data_dir.parent / f"server-{self.port}.log"
         data_dir.parent.mkdir(parents=True, exist_ok=True)
 
-    def start(self, timeout: float = 30.0) -> None:
+    def command(self) -> list[str]:
         command = [sys.executable, "-m", "instamini", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)]
         if self.config_file is not None:
             command += ["--config", str(self.config_file)]
         if self.reload:
             command.append("--reload")
+        return command
+
+    def start(self, timeout: float = 30.0) -> None:
+        command = self.command()
         pin = (lambda: os.sched_setaffinity(0, {self.cpu})) if self.cpu is not None else None
         self._log = open(self.log_path, "wb")
         # Own process group: a SIGKILL (a simulated crash) takes granian's worker down with it.
@@ -95,3 +99,22 @@ class ServerProcess:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class EdgeProcess(ServerProcess):
+    """`python -m instamini edge` in front of `origins`, caching in `cache_dir`; ready once its /healthz answers."""
+
+    def __init__(self, origins: list[str], cache_dir: Path, *, max_size: str = "64M", cpu: int | None = None,
+                 port: int | None = None, config_file: Path | None = None):
+        super().__init__(config_file, cache_dir, cpu=cpu, port=port)
+        self.origins, self.max_size = origins, max_size
+        self.log_path = cache_dir.parent / f"edge-{self.port}.log"
+
+    def command(self) -> list[str]:
+        command = [sys.executable, "-m", "instamini", "edge", "--port", str(self.port), "--cache-dir", str(self.data_dir),
+                   "--max-size", self.max_size]
+        for origin in self.origins:
+            command += ["--origin", origin]
+        if self.config_file is not None:
+            command += ["--config", str(self.config_file)]
+        return command

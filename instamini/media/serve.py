@@ -9,13 +9,14 @@ URL's extension is one of three we write), never from the bytes, and
 `nosniff` plus a sandboxing CSP make sure a browser never runs what it gets.
 
 Cost: one thread hop per request for a file under 1 MiB (size and bytes at
-once); larger ones are streamed in 256 KiB chunks, one hop each.
+once); larger ones are streamed in 256 KiB chunks, one hop each. The edge cache
+answers with the same `immutable_response`, from its own copy of the bytes.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from litestar.response.base import ASGIResponse
 from litestar.response.streaming import ASGIStreamingResponse
@@ -95,6 +96,21 @@ async def media_response(blobs: BlobStore, name: str, headers, head_only: bool =
     if found is None:
         raise NotFound("no such media file")
     size, whole = found
+    return immutable_response(
+        key, content_type, size, headers, whole=whole,
+        chunks=lambda start, end: _chunks(blobs, key, start, end), head_only=head_only,
+    )
+
+
+def immutable_response(
+    key: str, content_type: str, size: int, headers, *, whole: bytes | None,
+    chunks: Callable[[int, int], AsyncIterator[bytes]], head_only: bool = False,
+) -> ASGIResponse:
+    """The answer for a content-addressed file, wherever its bytes are (blob store, edge cache).
+
+    `whole` is the file's bytes if they are at hand; otherwise `chunks(start, end)` streams
+    that slice and is called only when a body is sent (not for 304, 416 or HEAD).
+    """
     etag = f'"{key}"'
     common = {**SAFE_HEADERS, "ETag": etag}
     if _etag_matches(headers.get("if-none-match"), etag):
@@ -111,10 +127,8 @@ async def media_response(blobs: BlobStore, name: str, headers, head_only: bool =
         out["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     # ASGI responses themselves: Litestar's Stream would let the handler's default
     # media type (JSON) win over ours.
-    if head_only:
-        return ASGIResponse(status_code=status, headers=out, media_type=content_type, is_head_response=True)
+    if head_only:  # Litestar sets no Content-Type on a HEAD response: it is ours to give
+        return ASGIResponse(status_code=status, headers={**out, "Content-Type": content_type}, is_head_response=True)
     if whole is not None:
         return ASGIResponse(body=whole[start:end], status_code=status, headers=out, media_type=content_type)
-    return ASGIStreamingResponse(
-        iterator=_chunks(blobs, key, start, end), status_code=status, headers=out, media_type=content_type
-    )
+    return ASGIStreamingResponse(iterator=chunks(start, end), status_code=status, headers=out, media_type=content_type)

@@ -1,7 +1,9 @@
 """The realtime module: the `/ws` gateway and the hub other modules publish through.
 
 It puts `state.hub` in place before the modules that push (messages, notifications)
-start, and closes a session's sockets as soon as that session logs out.
+start, and closes a session's sockets as soon as that session logs out. In a cluster of
+several instances the hub is a ClusterHub, which forwards frames to the sockets that
+the other instances hold.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from litestar import Litestar
 from ..module import Module
 from .connection import LOGGED_OUT
 from .gateway import gateway
+from .cluster_hub import ClusterHub
 from .hub import Hub
 
 
@@ -23,6 +26,14 @@ class RealtimeModule(Module):
 
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
-        hub = app.state.hub = Hub()
+        node = getattr(app.state, "cluster", None)
+        clustered = node is not None and not node.topology.single
+        hub = app.state.hub = ClusterHub(node) if clustered else Hub()
+        if clustered:
+            hub.register()
         app.state.accounts.on_logout.append(lambda user_id, digest: hub.close_session(digest, LOGGED_OUT, "logged out"))
-        yield
+        try:
+            yield
+        finally:
+            if clustered:
+                await hub.close()

@@ -115,8 +115,8 @@ class BlobStore(Protocol):
             return await self.put_stream(chunks)
 
 
-class _Spool:
-    """A temp file filled and hashed in worker threads. Every method blocks."""
+class Spool:
+    """A temp file filled and hashed in worker threads (puts here, fills of the edge cache). Every method blocks."""
 
     def __init__(self, tmp_dir: Path) -> None:
         fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="put-", suffix=".part")
@@ -214,7 +214,7 @@ class FileBlobStore(BlobStore):
         self, chunks: AsyncIterable[bytes], max_bytes: int | None = None
     ) -> BlobInfo:
         self._opened()  # fail on a closed store before reading the stream
-        spool = await to_thread.run_sync(_Spool, self._tmp)
+        spool = await to_thread.run_sync(Spool, self._tmp)
         try:
             size, batch, batch_len = 0, [], 0
             async for chunk in chunks:

@@ -1,0 +1,77 @@
+"""The cluster module: this instance's place in the cluster map, and the internal RPC.
+
+The idea (scale out by running more instances of the same program): the fixed logical
+shards are spread over instances, each owning some, and the instances call each other
+through an authenticated RPC. This module puts `app.state.cluster` (a ClusterNode: the
+map, the RPC client, the registry of procedures) in place before the feature modules
+start, so that they can register the procedures they serve in their own lifespans,
+and serves `POST /internal/rpc`.
+
+A single instance is the default: a one-entry map that owns every shard, no secret,
+and then the route refuses every call. It costs nothing on the hot paths: one route
+that nobody calls, a few objects, and no HTTP client until a first remote call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from prometheus_client import REGISTRY
+
+from ..config import ConfigError
+from ..module import Module
+from . import map_file
+from .auth import Verifier
+from .errors import TopologyError
+from .metrics import RpcCollector
+from .node import ClusterNode
+from .procedures import register_builtins
+from .registry import RpcRegistry
+from .rpc_client import RpcClient
+from .rpc_server import RpcServer, rpc_route
+from .topology import Topology
+
+
+class ClusterModule(Module):
+    name = "cluster"
+    routes = [rpc_route]
+
+    @asynccontextmanager
+    async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        settings, meta = self.config.cluster, app.state.meta
+        map_directory = self.config.data_path / "cluster"
+        try:
+            # The data directory's shard count, which wins over [meta] shards once it exists.
+            configured = Topology.from_config(settings, meta.shard_count)
+        except TopologyError as error:
+            raise ConfigError(
+                f"{error}: the data directory {meta.root} has {meta.shard_count} logical shards, fixed at its creation"
+            ) from None
+        try:
+            topology = map_file.load(map_directory, configured)
+        except TopologyError as error:
+            raise ConfigError(str(error)) from None
+        httpx_log = logging.getLogger("httpx")
+        if httpx_log.level == logging.NOTSET:  # it logs every request at INFO: a line per internal call
+            httpx_log.setLevel(logging.WARNING)
+        secret = settings.secret.encode() or None
+        procedures = RpcRegistry()
+        verifier = Verifier(secret, settings.max_clock_skew_seconds) if secret else None
+        client = RpcClient(
+            topology, secret, timeout=settings.rpc_timeout_seconds, retries=settings.rpc_retries,
+            backoff=settings.rpc_backoff_ms / 1000, local=procedures,
+        )
+        node = app.state.cluster = ClusterNode(
+            topology, client, procedures, RpcServer(topology, procedures, verifier), map_directory
+        )
+        register_builtins(procedures, node, meta)
+        collector = RpcCollector(node)
+        REGISTRY.register(collector)
+        try:
+            yield
+        finally:
+            REGISTRY.unregister(collector)
+            await client.aclose()
