@@ -26,6 +26,7 @@ from ..module import Module
 from . import map_file
 from .auth import Verifier
 from .errors import TopologyError
+from .forward import join_cluster
 from .metrics import RpcCollector
 from .node import ClusterNode
 from .procedures import register_builtins
@@ -68,6 +69,7 @@ class ClusterModule(Module):
             topology, client, procedures, RpcServer(topology, procedures, verifier), map_directory
         )
         register_builtins(procedures, node, meta)
+        join_cluster(app.state, app.state.counters)  # the stores' own service, built before this module
         collector = RpcCollector(node)
         REGISTRY.register(collector)
         try:

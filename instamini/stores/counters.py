@@ -15,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
+from ..cluster.forward import owned_batch
 from ..ids import group_by_shard
 from .cache_base import CacheBackend, CacheTable
 from .meta import ShardedMeta
@@ -47,7 +48,9 @@ class Counters:
     def __init__(self, meta: ShardedMeta, cache: CacheBackend) -> None:
         self.meta = meta
         self.table: CacheTable[dict[str, int]] = CacheTable(cache, CACHE_TABLE, dict[str, int])
+        self.cluster = None  # in a cluster, another owner's counters are read from that owner
 
+    @owned_batch
     async def get_many(self, object_ids: Iterable[int]) -> dict[int, dict[str, int]]:
         return await self.table.get_or_load(object_ids, self._load)
 

@@ -8,54 +8,13 @@ for a token the other one issued.
 
 from __future__ import annotations
 
-import sqlite3
-
 import httpx
 import pytest
 
-from instamini.cluster.launch import LocalCluster, shard_ranges
-from instamini.stores.meta import shard_for_text
+from instamini.cluster.launch import shard_ranges
+from tests.cluster.harness import holders, name_owned_by, two_instances
 
-FAST = """
-[accounts]
-argon2_time_cost = 1
-argon2_memory_kib = 64
-[media]
-background_jobs = false
-[feed]
-background_jobs = false
-[ranker]
-background_jobs = false
-[plugins]
-dirs = []
-"""
-SHARDS = 4
-
-
-def owner_of_name(name: str) -> str:
-    shard = shard_for_text(name, SHARDS)
-    return "a" if shard < 2 else "b"
-
-
-def name_owned_by(owner: str, stem: str) -> str:
-    return next(f"{stem}{n}" for n in range(1000) if owner_of_name(f"{stem}{n}") == owner)
-
-
-def holders(cluster, sql: str, value) -> list[str]:
-    """The instances whose shard files hold a row with `value` (read straight off the files)."""
-    found = []
-    for instance, server in cluster.servers.items():
-        for path in sorted((server.data_dir / "meta").glob("shard-*.sqlite")):
-            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-                if value in [row[0] for row in conn.execute(sql)]:
-                    found.append(instance)
-    return found
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    with LocalCluster(tmp_path_factory.mktemp("cluster"), 2, shards=SHARDS, extra_toml=FAST, edge=False) as running:
-        yield running
+cluster = two_instances()
 
 
 def test_the_shards_are_split_in_ranges():
