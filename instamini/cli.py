@@ -50,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     cluster.add_argument("--shards", type=int, default=8, help="logical shards, split among them (default 8)")
     cluster.add_argument("--root", default="cluster-data", help="their configs and data directories (default ./cluster-data)")
     cluster.add_argument("--base-port", type=int, default=8001, help="instance i listens on base+i, the edge after them")
+    cluster.set_defaults(config=None)  # each instance gets a config file of its own, written under --root
     return parser
 
 
