@@ -199,13 +199,16 @@ class ModerationConfig(_Section):
 
 
 class EdgeConfig(_Section):
-    """`python -m instamini edge`: the caching proxy in front of one or more instances."""
+    """`python -m instamini edge`: the caching proxy in front of one or more instances; and in a
+    cluster, each instance's in-process cache of the media other instances hold (`in_process_max_size`,
+    with the memory and timeout settings below)."""
 
     origins: list[OriginUrl] = field(default_factory=lambda: ["http://127.0.0.1:8000"])
     host: str = "127.0.0.1"
     port: Port = 8080
     cache_dir: str = "data/edge-cache"
     max_size: SizeText = "1G"
+    in_process_max_size: SizeText = "1G"
     memory_mb: Annotated[int, Meta(ge=0)] = 64
     memory_file_kb: Annotated[int, Meta(ge=1, le=1024)] = 256
     origin_timeout_seconds: Annotated[float, Meta(gt=0)] = 10.0
@@ -214,6 +217,10 @@ class EdgeConfig(_Section):
     @property
     def max_bytes(self) -> int:
         return parse_size(self.max_size)
+
+    @property
+    def in_process_max_bytes(self) -> int:
+        return parse_size(self.in_process_max_size)
 
 
 class ClusterInstanceConfig(_Section):

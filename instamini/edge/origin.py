@@ -45,13 +45,19 @@ class Origins:
 
     def __init__(
         self, urls: list[str], *, timeout: float = 10.0, connect_timeout: float = 2.0,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | None = None, headers: dict[str, str] | None = None,
+        trust_env: bool = True,
     ) -> None:
+        """`headers` go with every request (an instance asking its peers says who it is);
+        `trust_env=False` ignores HTTP(S)_PROXY, which is meant for the outside world, not
+        for calls between the instances of a cluster."""
         if not urls:
             raise ValueError("an edge needs at least one origin")
         self.urls = [url.rstrip("/") for url in urls]
         self.client = httpx.AsyncClient(
             transport=transport,
+            headers=headers,
+            trust_env=trust_env,
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
             follow_redirects=False,  # a redirect is the client's to follow, not ours

@@ -9,6 +9,9 @@ origin who asked. The client's Host goes through as it is, so the origin's same-
 checks (login, cookies) see the address the browser used. Websockets are not passed: granian serves the edge without them,
 so the browser app's live updates need a direct connection to an origin.
 
+An instance of a cluster uses it too, to relay an upload to the instance that owns
+the uploader (media/forwarding.py).
+
 The cost: one more hop per request (loopback or a LAN) and the edge's CPU to relay
 it. Behind an edge every client has the edge's address, as far as the origin's
 per-address rate limits can tell.
@@ -16,7 +19,7 @@ per-address rate limits can tell.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Iterable, Sequence
 
 import httpx
 from litestar import Request
@@ -59,15 +62,22 @@ async def _relay(upstream: httpx.Response) -> AsyncGenerator[bytes, None]:
         await upstream.aclose()
 
 
-async def pass_through(request: Request, origins: Origins) -> ASGIResponse:
-    """Send the request to an origin and relay its answer, whatever it is."""
+async def pass_through(
+    request: Request, origins: Origins, extra_headers: Sequence[tuple[str, str]] = ()
+) -> ASGIResponse:
+    """Send the request to an origin and relay its answer, whatever it is.
+
+    `extra_headers` are this hop's own (an instance relaying an upload signs it): they
+    replace any the client sent under the same names."""
     sent = end_to_end(request.scope["headers"])
-    headers = [(name, value) for name, value in sent if name.lower() not in REPLACED]
+    replaced = REPLACED | {name.lower() for name, _ in extra_headers}
+    headers = [(name, value) for name, value in sent if name.lower() not in replaced]
     client = request.client.host if request.client else None
     chain = ", ".join(hop for hop in (request.headers.get("x-forwarded-for"), client) if hop)
     if chain:
         headers.append(("x-forwarded-for", chain))
     headers += [("x-forwarded-host", request.headers.get("host", "")), ("x-forwarded-proto", request.url.scheme)]
+    headers += extra_headers
     has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
     upstream = await origins.send(request.method, _target(request.scope), headers, request.stream() if has_body else None)
     answer = end_to_end(upstream.headers.raw)

@@ -1,4 +1,9 @@
-"""HTTP handlers of the media module: upload, status, and the bytes themselves."""
+"""HTTP handlers of the media module: upload, status, and the bytes themselves.
+
+In a cluster an upload for someone another instance owns is relayed there before this
+handler runs (forwarding.py), the status is read on the owner of the media's shard
+(`MediaService.get` is forwarded), and a file held by another instance is served
+through the in-process edge cache (peer_files.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from ..accounts.auth import Viewer, logged_in
 from ..config import Config
 from ..errors import NotFound
 from ..ids import parse_id
+from .forwarding import counts_against_limit, to_owner
 from .schemas import MediaOut, media_out
 from .serve import media_response
 from .sniff import SUPPORTED
@@ -39,7 +45,8 @@ class UploadOperation(Operation):
 
 def build_handlers(config: Config) -> list:
     upload_limit = RateLimitConfig(
-        rate_limit=("minute", config.media.uploads_per_address_per_minute), store="upload_rate_limit"
+        rate_limit=("minute", config.media.uploads_per_address_per_minute), store="upload_rate_limit",
+        check_throttle_handler=counts_against_limit,
     )
     # Litestar refuses a body over this before reading it; receive_upload applies the exact cap per kind.
     body_limit = max(config.media.max_image_mb, config.media.max_video_mb) * 2**20 + 64 * 1024
@@ -50,7 +57,7 @@ def build_handlers(config: Config) -> list:
         summary="Upload a photo or video (multipart `file`, optional `alt_text`); processing starts at once",
         status_code=202,
         guards=[logged_in],
-        middleware=[upload_limit.middleware],
+        middleware=[upload_limit.middleware, to_owner],
         request_max_body_size=body_limit,
         operation_class=UploadOperation,
     )
@@ -66,6 +73,12 @@ def build_handlers(config: Config) -> list:
 
     @route("/media/{name:str}", http_method=["GET", "HEAD"], tags=["media"], summary="A processed file: immutable, with ETag and Range")
     async def file(name: FileName, request: Request, state: State) -> ASGIResponse:
-        return await media_response(state.blobs, name, request.headers, head_only=request.method == "HEAD")
+        try:
+            return await media_response(state.blobs, name, request.headers, head_only=request.method == "HEAD")
+        except NotFound:
+            peers = state.get("peer_files")
+            if peers is None or peers.asked_by_peer(request):
+                raise
+        return await peers.serve(name, request)  # held by another instance, or by none
 
     return [upload, status, file]

@@ -12,6 +12,11 @@ recording, content checks (`content_checks`, then the plugins'
 `instamini_media_check`) may refuse the result: it then fails with their reason,
 and none of its files ever enters the blob store.
 
+In a cluster an upload is received, and its job run, on the instance that owns the
+uploader's shard (forwarding.py relays it there); the job loop, the start-up requeue
+and the janitor look only at this instance's own shards, and `get` runs on the owner
+of the media's shard.
+
 Cost: two small writes per upload; one worker round trip per job; each output
 file is hashed and fsynced once as it enters the blob store.
 """
@@ -22,7 +27,7 @@ import inspect
 import logging
 import shutil
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,6 +36,7 @@ import msgspec
 from anyio import to_thread
 from litestar import Request
 
+from ..cluster.forward import owned
 from ..config import Config
 from ..errors import NotFound
 from ..ids import IdGenerator, shard_of
@@ -100,6 +106,8 @@ class MediaService:
         self.content_checks: list[ContentCheck] = []
         self.plugins: Any = None
         self.refused = 0
+        # The cluster node when this instance is one of several (cluster/forward.py).
+        self.cluster = None
 
     # -- start-up ------------------------------------------------------------------
 
@@ -107,9 +115,13 @@ class MediaService:
         """Requeue jobs a stop interrupted, and delete files no job refers to."""
         await to_thread.run_sync(self._make_dirs)
         wanted: set[str] = set()
-        for shard in range(self.meta.shard_count):
+        for shard in self.own_shards():
             wanted.update(await self.meta.write(shard, self._requeue_interrupted))
         await to_thread.run_sync(self._delete_strays, wanted)
+
+    def own_shards(self) -> Iterable[int]:
+        """The shards whose uploads and jobs are this instance's: all of them, unless it is one of several."""
+        return range(self.meta.shard_count) if self.cluster is None else self.cluster.topology.local_shards
 
     def _make_dirs(self) -> None:
         shutil.rmtree(self.work, ignore_errors=True)  # outputs of jobs that did not finish
@@ -152,6 +164,7 @@ class MediaService:
             media_id, owner_id, received.kind, "processing", None, received.alt_text, None, None, None, None, [], None, None, now_ms
         )
 
+    @owned(lambda self, viewer_id, media_id: shard_of(media_id))
     async def get(self, viewer_id: int, media_id: int) -> MediaRecord:
         """An upload, for its owner only (others see media through the posts that show it)."""
         record = await records.load(self.meta, media_id)
@@ -177,7 +190,7 @@ class MediaService:
         # Look first (a read), then claim each job with a conditional update: several
         # loops may race for one job, and exactly one of them wins it.
         claimed: list[Job] = []
-        for shard in range(self.meta.shard_count):
+        for shard in self.own_shards():
             rows = await self.meta.read(
                 shard,
                 "SELECT j.media_id, m.owner_id, m.kind, j.upload_path FROM media_jobs j JOIN media m ON m.id = j.media_id "
@@ -295,7 +308,7 @@ class MediaService:
         now_ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
         cutoff = now_ms - self.settings.unused_media_hours * 3_600_000
         deleted = 0
-        for shard in range(self.meta.shard_count):
+        for shard in self.own_shards():
             keys, count = await self.meta.write(shard, lambda conn: _delete_unused(conn, cutoff, self.keep_clauses))
             deleted += count
             for key in keys:

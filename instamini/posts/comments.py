@@ -20,7 +20,8 @@ and reply counts, it does not count on the post, and it fires no "comment.create
 
 Cost: adding or deleting is one transaction; a page is two queries on the post's
 shard (the comments, then every thread's preview and count in one windowed
-query) and the authors from the users cache.
+query) and the authors from the users cache. In a cluster every method runs on the
+owner of the post's shard (a comment's id names it too): one round trip from elsewhere.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from ..accounts.service import UserRecord
+from ..cluster.forward import owned
 from ..errors import Forbidden, InvalidInput, NotFound
 from ..ids import shard_of
 from ..ranker.spam import SpamCheck, any_spam
@@ -78,7 +80,9 @@ class Comments:
         self.posts, self.meta, self.emit = posts, posts.meta, emit
         # Asked before a comment is stored: (author id, text) -> is it spam? (see the docstring)
         self.spam_checks: list[SpamCheck] = []
+        self.cluster = None  # cluster/forward.py: each method runs on the owner of the post's shard
 
+    @owned(lambda self, viewer_id, post_id, *_, **__: shard_of(post_id))
     async def add(self, viewer_id: int, post_id: int, text: str, reply_to: int | None = None) -> CommentView:
         """A comment on a post the viewer sees; `reply_to` another comment of that post."""
         post = await self.posts.visible_post(viewer_id, post_id)
@@ -138,6 +142,7 @@ class Comments:
         )
         return None if row is None else _record(row)
 
+    @owned(lambda self, comment_id: shard_of(comment_id))
     async def text_of(self, comment_id: int) -> str | None:
         """A comment's text, whoever may see it (moderation trains the spam model on it)."""
         comment = await self._comment(comment_id, everyone=True)
@@ -153,6 +158,7 @@ class Comments:
                 pass  # a comment on a hidden post is hidden too, with the same answer as a missing one
         raise NotFound(f"no comment {comment_id}")
 
+    @owned(lambda self, viewer_id, comment_id: shard_of(comment_id))
     async def delete(self, viewer_id: int, comment_id: int) -> None:
         """Delete a comment (and its replies, if it is top-level): its author or the post's may."""
         comment, post = await self._visible_comment(viewer_id, comment_id)
@@ -160,6 +166,7 @@ class Comments:
             raise Forbidden("only its author or the post's author may delete a comment")
         await self._remove(comment, post.author_id)
 
+    @owned(lambda self, comment_id: shard_of(comment_id))
     async def remove(self, comment_id: int) -> None:
         """Delete any comment, whoever wrote it (moderation): the same as its author's delete."""
         comment = await self._comment(comment_id, everyone=True)
@@ -191,11 +198,13 @@ class Comments:
             removed=removed,
         )
 
+    @owned(lambda self, viewer_id, post_id, *_, **__: shard_of(post_id))
     async def of_post(self, viewer_id: int | None, post_id: int, cursor: str | None, limit: int) -> CommentPage:
         """Top-level comments oldest first, each with its reply count and first replies."""
         await self.posts.visible_post(viewer_id, post_id)
         return await self._page(viewer_id, post_id, None, cursor, limit)
 
+    @owned(lambda self, viewer_id, comment_id, *_, **__: shard_of(comment_id))
     async def replies(self, viewer_id: int | None, comment_id: int, cursor: str | None, limit: int) -> CommentPage:
         """The replies in a top-level comment's thread, oldest first."""
         comment, _ = await self._visible_comment(viewer_id, comment_id)

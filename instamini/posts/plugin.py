@@ -2,7 +2,9 @@
 
 It builds three services on `app.state`: `posts` (PostsService), `comments` and
 `reactions` (likes and saves). Modules that start later and must write in a new
-post's own transaction append to `state.posts.in_create_transaction`.
+post's own transaction append to `state.posts.in_create_transaction`. In a cluster,
+each of the three, and the viewers' flags (`state.posts.flags`), forwards to its
+owner whatever is another instance's.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 
+from ..cluster.forward import join_cluster
 from ..module import Module
 from .comments import Comments
 from .migrations import MIGRATIONS
-from .reactions import Reactions
+from .reactions import CACHE_TABLES as REACTION_TABLES, Reactions
 from .routes import ROUTES
 from .service import PostsService
 
@@ -23,7 +26,7 @@ from .service import PostsService
 class PostsModule(Module):
     name = "posts"
     migrations = MIGRATIONS
-    cache_tables = ("posts", "reactions")
+    cache_tables = ("posts", *REACTION_TABLES)
     routes = ROUTES
 
     @asynccontextmanager
@@ -42,4 +45,7 @@ class PostsModule(Module):
         )
         state.comments = Comments(state.posts, app.emit)
         state.reactions = Reactions(state.posts, app.emit)
+        # In a cluster each runs its owned methods on the owner of their shard (docs/cluster.md).
+        for service in (state.posts, state.posts.flags, state.comments, state.reactions):
+            join_cluster(state, service)
         yield

@@ -17,8 +17,17 @@ Visibility: a post is shown to whoever may see its author's content (public
 account, or an approved follower of a private one, or the author), and never
 across a block in either direction. Hidden and missing posts get the same 404.
 
+In a cluster (docs/cluster.md) everything about a post is its author's owner's: a
+create, an edit or a delete runs there, in the same one transaction; `get` and a
+profile grid run there too (its card, counters and likes are local there); a page
+that spans instances is hydrated with one call per instance for each batch loader
+(`load_cards`, counters, the viewer's likes), plus one to the viewer's owner for
+their saves; a tag page scatters one call per instance.
+
 Cost: creating is one transaction plus a name lookup per @mention; a hot read of
-a post, or of a page of them, is LMDB lookups only.
+a post, or of a page of them, is LMDB lookups only. In a cluster, reading another
+owner's post is one round trip (about 1 ms); hydrating a page costs three rounds
+(cards; authors; counters, likes and saves at once) of one call per instance.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 import msgspec
 
 from ..accounts.service import AccountsService, UserRecord
+from ..cluster.forward import owned, owned_batch
 from ..config import PostsConfig
 from ..errors import Forbidden, InvalidInput, NotFound
 from ..graph.service import GraphService
@@ -85,6 +95,12 @@ def decode_cursor(cursor: str | None, first: int) -> int:
     return position
 
 
+def _newest(lists: Iterable[list[int]], n: int) -> list[int]:
+    """The n largest ids of lists that are each newest first (so each list's n newest hold
+    all it adds to the first n overall)."""
+    return list(itertools.islice(heapq.merge(*lists, reverse=True), n))
+
+
 def check_length(field: str, value: str, limit: int) -> None:
     if len(value) > limit:
         raise InvalidInput(f"{field}: at most {limit} characters (got {len(value)})")
@@ -116,15 +132,21 @@ class PostsService:
         self.after_delete: list[Callable[[int, int], None]] = []  # (author_id, post_id)
         # Where the profile grid reads from: SQLite, unless a module offers a cached list.
         self.grid_source: Callable[[int], Awaitable[FetchNewest]] | None = None
+        # The cluster node when this instance is one of several (cluster/forward.py): the
+        # methods marked @owned / @owned_batch run on the instance that owns the post's shard.
+        self.cluster = None
 
     # -- reading ---------------------------------------------------------------------
 
+    @owned_batch
     async def load_records(self, post_ids: Iterable[int]) -> dict[int, PostRecord]:
-        """Posts with their media by id, cached; missing ones are left out."""
+        """Posts with their media by id, cached; missing ones are left out. In a cluster each
+        owner loads (and caches) its own share, one call per instance."""
         # An id from a URL may name a shard that this data directory does not have.
         known = [post_id for post_id in post_ids if shard_of(post_id) < self.meta.shard_count]
         return await self.post_cache.get_or_load(known, lambda missing: records.load_posts(self.meta, missing))
 
+    @owned_batch
     async def load_cards(self, post_ids: Iterable[int]) -> dict[int, PostCard]:
         """Posts for showing (media still encoded), cached; missing ones are left out."""
         known = [post_id for post_id in post_ids if shard_of(post_id) < self.meta.shard_count]
@@ -149,6 +171,7 @@ class PostsService:
         # per author would cost more than the lookup.
         return {author.id for author in authors if await visible(author)}
 
+    @owned(lambda self, viewer_id, post_id: shard_of(post_id))
     async def visible_post(self, viewer_id: int | None, post_id: int) -> PostRecord:
         """The post, or NotFound if it is missing or hidden from the viewer (the same answer)."""
         record = (await self.load_records([post_id])).get(post_id)
@@ -183,10 +206,7 @@ class PostsService:
         visible = (author_ids & known) | await self._visible_authors(viewer_id, unknown)
         shown = [records[i] for i in dict.fromkeys(post_ids) if i in records and records[i].author_id in visible]
         ids = [record.id for record in shown]
-        # Sequential on purpose: these are cache hits on a warm page, and gathering would
-        # create tasks to await lookups that do not wait.
-        counts = await self.counters.get_many(ids)
-        flags = await self.flags.of(viewer_id, ids)
+        counts, flags = await self._engagement(viewer_id, ids)
         return [
             PostView(
                 record=record,
@@ -200,6 +220,17 @@ class PostsService:
             for record in shown
         ]
 
+    async def _engagement(self, viewer_id: int | None, post_ids: list[int]) -> tuple[dict, dict[int, int]]:
+        """The posts' counters and the viewer's flags. On one instance they are cache hits,
+        awaited in turn (a task each would cost more than the lookups); in a cluster each may
+        be a round trip to other owners, so they are sent at once."""
+        counts, flags = self.counters.get_many(post_ids), self.flags.of(viewer_id, post_ids)
+        if self.cluster is None:
+            return await counts, await flags
+        return tuple(await asyncio.gather(counts, flags))
+
+    # One round trip to the post's owner, where its card, counters and likes are local.
+    @owned(lambda self, viewer_id, post_id: shard_of(post_id))
     async def get(self, viewer_id: int | None, post_id: int) -> PostView:
         views = await self.hydrate(viewer_id, [post_id])
         if not views:
@@ -226,6 +257,8 @@ class PostsService:
                 break
         return PostPage(shown, str(before))
 
+    # Run where the user lives (their username's shard): every post of the grid is there.
+    @owned(lambda self, viewer_id, username, *_: self.meta.shard_for_text(username.lower()))
     async def profile_grid(self, viewer_id: int | None, username: str, cursor: str | None, limit: int) -> PostPage:
         """Someone's posts, newest first, if the viewer may see them."""
         owner = await self.graph.visible_user(viewer_id, username)
@@ -233,38 +266,58 @@ class PostsService:
             raise Forbidden(f"'{owner.username}' is private: follow them to see their posts")
 
         async def newest(before: int, n: int) -> list[tuple[int, int]]:
-            rows = await self.meta.read(
-                shard_of(owner.id),
-                "SELECT id FROM posts WHERE author_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
-                (owner.id, before, n),
-            )
-            return [(row["id"], row["id"]) for row in rows]
-
-        fetch = newest if self.grid_source is None else await self.grid_source(owner.id)
-        return await self.visible_page(viewer_id, fetch, cursor, limit)
-
-    async def posts_with_tag(self, tag: str, viewer_id: int | None, cursor: str | None, limit: int) -> PostPage:
-        """Posts with a hashtag, newest first: scatter to every shard, gather, merge by id."""
-        tag = text.normal_tag(tag)
-
-        async def newest(before: int, n: int) -> list[tuple[int, int]]:
-            per_shard = await asyncio.gather(
-                *(
-                    self.meta.read(
-                        shard,
-                        "SELECT post_id FROM post_tags WHERE tag = ? AND post_id < ? ORDER BY post_id DESC LIMIT ?",
-                        (tag, before, n),
-                    )
-                    for shard in range(self.meta.shard_count)
-                )
-            )
-            # Each shard's list is newest first, so its n newest hold all it adds to the first n overall.
-            merged = heapq.merge(*([row["post_id"] for row in rows] for rows in per_shard), reverse=True)
-            return [(post_id, post_id) for post_id in itertools.islice(merged, n)]
+            return await self.author_post_ids(owner.id, before, n)
 
         return await self.visible_page(viewer_id, newest, cursor, limit)
 
-    # -- changing --------------------------------------------------------------------
+    @owned(lambda self, author_id, *_: shard_of(author_id))
+    async def author_post_ids(self, author_id: int, before: int, n: int) -> list[tuple[int, int]]:
+        """(position, post id) of the author's n newest posts before `before`: from the cached
+        list a module offers (`grid_source`, the feed's), else from SQLite. On the author's
+        owner, whose shard and cache hold them."""
+        if self.grid_source is not None:
+            return await (await self.grid_source(author_id))(before, n)
+        rows = await self.meta.read(
+            shard_of(author_id),
+            "SELECT id FROM posts WHERE author_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+            (author_id, before, n),
+        )
+        return [(row["id"], row["id"]) for row in rows]
+
+    async def posts_with_tag(self, tag: str, viewer_id: int | None, cursor: str | None, limit: int) -> PostPage:
+        """Posts with a hashtag, newest first: scatter to every shard (one call per instance),
+        gather, merge by id."""
+        tag = text.normal_tag(tag)
+
+        async def newest(before: int, n: int) -> list[tuple[int, int]]:
+            per_owner = await asyncio.gather(*(self.tagged_ids(shards, tag, before, n) for shards in self._shards_by_owner()))
+            return [(post_id, post_id) for post_id in _newest(per_owner, n)]
+
+        return await self.visible_page(viewer_id, newest, cursor, limit)
+
+    def _shards_by_owner(self) -> list[list[int]]:
+        """Every shard, in one group per instance that owns some (one group on a single instance)."""
+        shards = range(self.meta.shard_count)
+        if self.cluster is None:
+            return [list(shards)]
+        return list(self.cluster.topology.group_by_instance(shards).values())
+
+    @owned(lambda self, shards, *_: shards[0])
+    async def tagged_ids(self, shards: list[int], tag: str, before: int, n: int) -> list[int]:
+        """The n newest ids before `before` of posts with the tag on `shards` (all one owner's)."""
+        per_shard = await asyncio.gather(
+            *(
+                self.meta.read(
+                    shard,
+                    "SELECT post_id FROM post_tags WHERE tag = ? AND post_id < ? ORDER BY post_id DESC LIMIT ?",
+                    (tag, before, n),
+                )
+                for shard in shards
+            )
+        )
+        return _newest([[row["post_id"] for row in rows] for rows in per_shard], n)
+
+    # -- changing (each on the owner of the post's shard, its author's) --------------
 
     def _check_caption(self, caption: str) -> None:
         check_length("caption", caption, self.config.max_caption_chars)
@@ -283,6 +336,7 @@ class PostsService:
         tags = text.hashtags(caption, self.config.max_hashtags)
         return tags, await self.resolve_mentions(caption, self.config.max_mentions)
 
+    @owned(lambda self, author_id, *_, **__: shard_of(author_id))
     async def create(
         self,
         author_id: int,
@@ -339,6 +393,7 @@ class PostsService:
             raise Forbidden("only its author may change or delete a post")
         return record
 
+    @owned(lambda self, viewer_id, post_id, *_, **__: shard_of(post_id))
     async def edit(
         self, viewer_id: int, post_id: int, caption: str | None = None, alt_texts: dict[int, str] | None = None
     ) -> PostView:
@@ -369,11 +424,13 @@ class PostsService:
         )
         return await self.get(viewer_id, post_id)
 
+    @owned(lambda self, viewer_id, post_id: shard_of(post_id))
     async def delete(self, viewer_id: int, post_id: int) -> None:
         """Delete one of the viewer's posts with its media, likes, comments and index rows."""
         await self._own_post(viewer_id, post_id)
         await self._remove(viewer_id, post_id)
 
+    @owned(lambda self, post_id: shard_of(post_id))
     async def remove(self, post_id: int) -> None:
         """Delete any post, whoever wrote it (moderation): the same as its author's delete."""
         record = (await self.load_records([post_id])).get(post_id)
