@@ -5,7 +5,9 @@ author's list updated after the commit) and into the graph (a changed follow mar
 the cached followees stale at once; the next read applies the difference), listens
 to `post.deleted` to clear a deleted post from timelines, and runs the fan-out
 worker unless `[feed] background_jobs = false` (then `state.feed.fanout.run_once()`
-steps it).
+steps it). In a cluster it serves its forwarded methods and the fan-out deliveries
+to the other instances, shares its celebrity set with them before the first request,
+and retries that sharing in the background for those that did not answer.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import anyio
 from litestar import Litestar
 from litestar.events import listener
 
+from ..cluster.forward import join_cluster
 from ..module import Module
 from .migrations import MIGRATIONS
 from .routes import ROUTES
@@ -47,8 +50,11 @@ class FeedModule(Module):
             self.config, state.meta, state.cache, state.counters, state.posts, state.graph,
             ranker=state.get("ranker"), impressions=state.get("impressions"),
         )
+        join_cluster(state, feed)
+        feed.join_peers()
         feed.check_strategy()
         await feed.celebrities.load()
+        await feed.celebrities.share()
         state.posts.in_create_transaction.append(feed.write_outbox_row)
         state.posts.after_create.append(feed.post_created)
         state.posts.after_delete.append(feed.post_deleted)
@@ -57,6 +63,8 @@ class FeedModule(Module):
         async with anyio.create_task_group() as background:
             if self.config.feed.background_jobs:
                 background.start_soon(feed.fanout.run_forever)
+                if feed.cluster is not None:
+                    background.start_soon(feed.celebrities.run_forever)
             yield
             background.cancel_scope.cancel()
         self.feed = None

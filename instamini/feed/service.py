@@ -15,16 +15,30 @@ read for `inactive_days`, is rebuilt on read from the authors' recent posts.
 pages through that order with an offset cursor; the order is kept from the first
 page (snapshots.py), so scrolling neither skips nor repeats.
 
+In a cluster (docs/cluster.md) everything here runs where its data is. A page is
+read on the viewer's owner (`page` is forwarded there), which holds their timeline,
+followees and snapshots; an author's recent-posts list is read on the author's owner
+(`author_pages`, one call per instance for a page's pulled or rebuilt authors); the
+page's posts are hydrated by the posts service, which asks each post's owner. A
+follow change is applied by each user's own owner, and a deleted post is taken
+out of its followers' timelines on each of their owners.
+
 Cost, warm: one LMDB scan per list merged (one under push, 1 + celebrities under
-hybrid, 1 + followees under pull) and the page's hydration, all LMDB reads.
+hybrid, 1 + followees under pull) and the page's hydration, all LMDB reads; in a
+cluster, one round trip to the viewer's owner if the request landed elsewhere, and
+one per other instance holding pulled authors, per fetch.
 """
 
 from __future__ import annotations
 
 import heapq
+import logging
 import sqlite3
+from collections.abc import Iterable
 from itertools import islice
 
+from ..cluster import RpcError
+from ..cluster.forward import owned, owned_batch
 from ..config import Config
 from ..errors import InvalidInput
 from ..graph.service import GraphService
@@ -41,6 +55,7 @@ from .snapshots import TABLE as SNAPSHOTS, RankedSnapshots
 from .sources import Followees, Sources, is_active
 from .timelines import NEWEST, Entry, PostLists, now_ms
 
+log = logging.getLogger(__name__)
 HOME, REELS, AUTHOR_POSTS, AUTHOR_REELS = "timelines", "reel_timelines", "author_posts", "author_reels"
 CACHE_TABLES = (
     *(t for name in (HOME, REELS, AUTHOR_POSTS, AUTHOR_REELS) for t in PostLists.tables(name)), "followees", "feed_meta", SNAPSHOTS,
@@ -73,6 +88,16 @@ class FeedService:
         self.fanout = FanoutWorker(meta, self.home, self.reel_home, batch=settings.fanout_batch, inactive_days=settings.inactive_days)
         self.inactive_ms = settings.inactive_days * 86_400_000
         self.rebuilds = 0
+        self.cluster = None  # the ClusterNode in a cluster (cluster/forward.py): owned methods run on their owner
+
+    def join_peers(self) -> None:
+        """After `join_cluster`: the fan-out worker and the celebrity set meet the other instances."""
+        if self.cluster is not None:
+            self.fanout.join(self.cluster)
+            self.celebrities.join(self.cluster)
+
+    def _is_local(self, user_id: int) -> bool:
+        return self.cluster is None or self.cluster.topology.is_local(shard_of(user_id))
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -93,8 +118,8 @@ class FeedService:
         """Runs inside the post's transaction: queue its fan-out unless nothing is pushed."""
         if self.strategy == "pull":
             return
-        if self.strategy == "hybrid" and record.author_id in self.celebrities:
-            return  # pulled by readers instead: no write cost however many follow
+        if self.strategy == "hybrid" and record.author_id in self.celebrities.agreed:
+            return  # pulled by readers (everywhere) instead: no write cost however many follow
         conn.execute(
             "INSERT INTO feed_outbox (post_id, author_id, kind, created_ms) VALUES (?, ?, ?, ?)",
             (record.id, record.author_id, record.kind, now_ms()),
@@ -108,10 +133,15 @@ class FeedService:
         self.sources.drop_post(author_id, post_id)
 
     def graph_changed(self, a: int, b: int) -> None:
-        """Runs right after a follow, unfollow or block commits, before the response."""
-        if self.strategy == "hybrid":
-            self.celebrities.recheck_soon(a, b)
+        """Runs right after a follow, unfollow or block commits, before the response. In a
+        cluster the graph runs it on each user's owner once that user's half has committed
+        (graph/service.py), and each instance acts for the users it owns: their followees,
+        timelines and follower count are there."""
         for user_id in (a, b):
+            if not self._is_local(user_id):
+                continue
+            if self.strategy == "hybrid":
+                self.celebrities.recheck_soon(user_id)
             if not self.sources.mark_stale(user_id):
                 # No old list to compare with at the next read: rebuild that user's timelines.
                 self.home.forget(user_id)
@@ -119,7 +149,9 @@ class FeedService:
 
     # -- reading -------------------------------------------------------------------------
 
+    @owned(lambda self, viewer_id, *_, **__: shard_of(viewer_id))
     async def page(self, viewer_id: int, *, reels: bool, order: str, cursor: str | None, limit: int) -> PostPage:
+        """A page of the viewer's home (or reels) feed, read on the viewer's owner."""
         fetch, allowed, entries = await self._fetcher(viewer_id, reels)
         surface = "reels" if reels else "feed"
         if order == "chronological":
@@ -148,6 +180,7 @@ class FeedService:
             for i in ids
         ]
 
+    @owned(lambda self, viewer_id, *_: shard_of(viewer_id))
     async def candidates(self, viewer_id: int, reels: bool = False) -> list[Candidate]:
         """What a ranked page is drawn from, before ranking (benchmarks time the ranker on it)."""
         fetch, _, entries = await self._fetcher(viewer_id, reels)
@@ -159,6 +192,7 @@ class FeedService:
         if self.impressions is not None:
             self.impressions.record(viewer_id, surface, [_candidate(view) for view in shown if not view.liked])
 
+    @owned(lambda self, viewer_id, *_: shard_of(viewer_id))
     async def explain(self, viewer_id: int, post_id: int) -> dict:
         """Why the ranker puts a post where it is in the viewer's ranked home feed: each
         feature's value and its contribution to the score. The window is the one `page`
@@ -193,13 +227,11 @@ class FeedService:
         pulled = [viewer_id, *pulled]
         if self.strategy != "pull":
             await self._ensure_timeline(viewer_id, timeline, pushed, reels)
-        await self.sources.ensure_authors(pulled)
         allowed = {viewer_id, *followees.ids}
-        author_lists = self.sources.lists_for(reels)
         entries: dict[int, Entry] = {}  # post id -> its entry, of every entry fetch returned
 
         async def fetch(before: int, n: int) -> list[tuple[int, int]]:
-            lists = [author_lists.page(author, before, n) for author in pulled]
+            lists = list((await self.author_pages(pulled, reels, before, n)).values())
             if self.strategy != "pull":
                 lists.append(timeline.page(viewer_id, before, n))
             found: dict[int, Entry] = {}
@@ -230,20 +262,29 @@ class FeedService:
             if stamp - state.seen_ms > SEEN_PRECISION_MS:
                 timeline.mark_seen(viewer_id, state, stamp)
             return
-        await self.sources.ensure_authors(pushed)
-        # From here to replace() nothing awaits, so no delivery can slip in between.
-        author_lists = self.sources.lists_for(reels)
         per_author = max(REBUILD_PER_AUTHOR_MIN, 4 * timeline.bound // max(1, len(pushed)))
-        newest = heapq.merge(*(author_lists.page(a, NEWEST, per_author) for a in pushed), reverse=True)
-        timeline.replace(viewer_id, list(islice(newest, timeline.bound)))
+        # A delivery that lands while the authors' lists are read is kept for replace().
+        with timeline.rebuilding(viewer_id):
+            pages = await self.author_pages(pushed, reels, NEWEST, per_author)
+            newest = heapq.merge(*pages.values(), reverse=True)
+            timeline.replace(viewer_id, list(islice(newest, timeline.bound)))
         self.rebuilds += 1
+
+    @owned_batch
+    async def author_pages(self, author_ids: Iterable[int], reels: bool, before: int, limit: int) -> dict[int, list[Entry]]:
+        """Each author's newest entries below `before`, from their cached list (loaded on a
+        miss). In a cluster each owner reads its own authors' lists: one call per instance."""
+        author_ids = list(author_ids)
+        await self.sources.ensure_authors(author_ids)
+        lists = self.sources.lists_for(reels)
+        return {author: lists.page(author, before, limit) for author in author_ids}
 
     async def grid_fetch(self, owner_id: int):
         """The profile grid from the author's cached list (posts falls back to SQLite without it)."""
-        await self.sources.ensure_authors([owner_id])
 
         async def fetch(before: int, n: int) -> list[tuple[int, int]]:
-            return [(e.post_id, e.post_id) for e in self.sources.author_posts.page(owner_id, before, n)]
+            entries = (await self.author_pages([owner_id], False, before, n)).get(owner_id, [])
+            return [(e.post_id, e.post_id) for e in entries]
 
         return fetch
 
@@ -256,25 +297,34 @@ class FeedService:
         if self.strategy == "pull":
             return
         pushed_now, pushed_before = set(self._split(now)[0]), set(self._split(before)[0])
-        added = pushed_now - pushed_before
+        added = sorted(pushed_now - pushed_before)
         removed = set(before.ids) - set(now.ids)
-        await self.sources.ensure_authors(sorted(added))
         for timeline, reels in ((self.home, False), (self.reel_home, True)):
-            state = timeline.state(viewer_id)
-            if state is None:
+            if timeline.state(viewer_id) is None:
                 continue  # rebuilt in full when read
             for author in removed:
                 timeline.remove_author(viewer_id, author)
-            for author in added:
-                entries = self.sources.lists_for(reels).page(author, NEWEST, self.settings.backfill_posts)
+            backfill = await self.author_pages(added, reels, NEWEST, self.settings.backfill_posts) if added else {}
+            state = timeline.state(viewer_id)  # read again: a delivery may have updated it meanwhile
+            for entries in backfill.values():
                 timeline.add(viewer_id, entries, state)
 
     async def _forget_followers_timelines(self, author_id: int) -> None:
-        """An author left the celebrities: their pulled posts are in no timeline; rebuild those."""
+        """An author left the celebrities: their pulled posts are in no timeline; rebuild those
+        (runs on the author's owner, where their follower edges are)."""
         async for followers in self._follower_pages(author_id):
-            for follower in followers:
-                self.home.forget(follower)
-                self.reel_home.forget(follower)
+            try:
+                await self.forget_timelines(followers)
+            except RpcError as error:
+                log.warning("timelines of %s's followers not all marked for rebuild: %s", author_id, error)
+
+    @owned_batch
+    async def forget_timelines(self, user_ids: Iterable[int]) -> dict[int, bool]:
+        """Mark these users' timelines for a rebuild, on each one's owner."""
+        for user_id in user_ids:
+            self.home.forget(user_id)
+            self.reel_home.forget(user_id)
+        return {}
 
     async def _follower_pages(self, author_id: int):
         after = 0
@@ -289,12 +339,24 @@ class FeedService:
                 return
             after = rows[-1]["id"]
 
+    @owned(lambda self, author_id, post_id: shard_of(author_id))
     async def remove_everywhere(self, author_id: int, post_id: int) -> None:
-        """A deleted post leaves its followers' timelines (readers skip it meanwhile)."""
+        """A deleted post leaves its followers' timelines, from the author's owner (where the
+        follower edges are) to each follower's. Best effort: reads skip a deleted post anyway
+        (hydration finds no post), so an entry left behind costs a slot until it is trimmed."""
         async for followers in self._follower_pages(author_id):
-            for follower in followers:
-                self.home.remove(follower, post_id)
-                self.reel_home.remove(follower, post_id)
+            try:
+                await self.drop_from_timelines(followers, post_id)
+            except RpcError as error:
+                log.warning("post %s left in some timelines (skipped on read): %s", post_id, error)
+
+    @owned_batch
+    async def drop_from_timelines(self, user_ids: Iterable[int], post_id: int) -> dict[int, bool]:
+        """Take a post out of these users' timelines, on each one's owner."""
+        for user_id in user_ids:
+            self.home.remove(user_id, post_id)
+            self.reel_home.remove(user_id, post_id)
+        return {}
 
     def stats(self) -> dict:
         return {
@@ -304,6 +366,7 @@ class FeedService:
             "rebuilds": self.rebuilds,
             "celebrities": len(self.celebrities.ids),
             "outbox_depth": self.fanout.depth,
+            "unreachable_owners": sorted(self.fanout.unreachable),
             "timeline_entries": self.cache.entries(HOME),
             "timelines": self.cache.entries(self.home.states.name),
         }

@@ -9,6 +9,10 @@ them posted lately. Both are read from SQLite once and kept in LMDB:
   for many authors at once with one window query per shard (ROW_NUMBER() OVER the
   author's posts, newest first) and then kept up to date as posts come and go.
 
+In a cluster each is read and cached only on its owner: the followees on the
+viewer's (a feed page runs there), an author's lists on the author's (other
+instances ask through `FeedService.author_pages`).
+
 Cost: on a cold cache, one query for the followees and one per shard for the
 authors' posts; warm, a few LMDB reads.
 """

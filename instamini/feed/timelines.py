@@ -16,12 +16,19 @@ Per list there is a small state entry: when it was built and last read (a list
 never built, or not read for `inactive_days`, gets no fan-out and is rebuilt when
 read) and roughly how long it is (so it is trimmed to `timeline_size`).
 
+A rebuild reads its sources (in a cluster, over the network) before it replaces the
+list, and a delivery may land in between: while `rebuilding(owner)` holds, what is
+added to that list is kept aside too and merged into the replacement, so it is not lost.
+
 Cost: a delivery is two small puts; a page is one cursor walk of limit+1 keys.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import msgspec
@@ -58,6 +65,9 @@ class PostLists:
     def __init__(self, cache: CacheBackend, table: str, bound: int) -> None:
         self.cache, self.table, self.bound = cache, table, bound
         self.states: CacheTable[ListState] = CacheTable(cache, f"{table}_state", ListState)
+        # Owners whose list is being rebuilt: what was added to it meanwhile, and how many rebuilds run.
+        self._arriving: dict[int, list[Entry]] = {}
+        self._rebuilds: Counter[int] = Counter()
 
     @staticmethod
     def tables(table: str) -> tuple[str, str]:
@@ -89,6 +99,8 @@ class PostLists:
 
     def add(self, owner: int, entries: list[Entry], state: ListState | None = None) -> None:
         """Put entries (idempotent) and keep the list within its bound."""
+        if owner in self._arriving:
+            self._arriving[owner].extend(entries)
         for entry in entries:
             self.cache.put(self.table, self._key(owner, entry.post_id), entry.author_id.to_bytes(8, "big") + KIND_BYTES[entry.kind])
         state = state or self.state(owner)
@@ -117,8 +129,25 @@ class PostLists:
                 removed += 1
         return removed
 
+    @contextmanager
+    def rebuilding(self, owner: int) -> Iterator[None]:
+        """Around a rebuild: entries added to the list meanwhile survive its `replace`."""
+        self._arriving.setdefault(owner, [])
+        self._rebuilds[owner] += 1
+        try:
+            yield
+        finally:
+            self._rebuilds[owner] -= 1
+            if not self._rebuilds[owner]:
+                del self._rebuilds[owner], self._arriving[owner]
+
+    def is_rebuilding(self, owner: int) -> bool:
+        return owner in self._arriving
+
     def replace(self, owner: int, entries: list[Entry]) -> None:
         """Make `entries` the whole list (a rebuild), marked as just built and read."""
+        if self._arriving.get(owner):
+            entries = sorted(set(entries) | set(self._arriving[owner]), reverse=True)
         for key, _ in self.cache.scan(self.table, encode_key(owner), self.bound * 2 + 1):
             self.cache.delete(self.table, key)
         stamp = now_ms()
