@@ -7,6 +7,10 @@ sees depends on blocks of the moment: in a group, the messages of someone hidden
 the viewer (a block either way) are left out of pages, last messages and unread counts;
 a shared post shows a preview only while the viewer may see it.
 
+In a cluster a thread is read on its owner, the instance that owns its shard, where
+its card is cached and its rows are local (`thread`, `history`, `thread_views`): one
+round trip for a thread of another instance, one per instance for a page of threads.
+
 Cost: a page of threads is three queries per shard involved, plus cached lookups
 (members, people, relationships, posts); a page of history is one query.
 """
@@ -18,6 +22,7 @@ from collections.abc import Iterable
 import msgspec
 
 from ..accounts.service import AccountsService, UserRecord
+from ..cluster.forward import owned, owned_batch
 from ..errors import InvalidInput, NotFound
 from ..graph.service import GraphService
 from ..ids import shard_of
@@ -37,6 +42,15 @@ FOLDERS = (INBOX, REQUESTS)
 def is_id(value: int) -> bool:
     """Whether an int from a socket frame can be an id at all (SQLite's 64 bits, positive)."""
     return 0 < value < NEWEST
+
+
+def home_of(object_id: int, *more: int | None) -> int:
+    """The shard a call about `object_id` runs on: read off the id. -1 (the call stays here,
+    and fails as on a single instance) when it or any of `more` can be no id: such a
+    number could not travel as msgpack either."""
+    if not is_id(object_id) or any(other is not None and not is_id(other) for other in more):
+        return -1
+    return shard_of(object_id)
 
 
 class PostPreview(msgspec.Struct, frozen=True):
@@ -81,6 +95,7 @@ class ThreadReader:
         self.meta, self.accounts, self.graph, self.posts = meta, accounts, graph, posts
         self.cards: CacheTable[ThreadCard] = CacheTable(cache, "message_threads", ThreadCard)
         self.index = UserIndex(meta)
+        self.cluster = None  # in a cluster, a thread is read and changed on its shard's owner
 
     # -- membership and visibility ------------------------------------------------------
 
@@ -100,6 +115,7 @@ class ThreadReader:
 
     # -- reading ------------------------------------------------------------------------
 
+    @owned(lambda self, viewer_id, thread_id: home_of(thread_id))
     async def thread(self, viewer_id: int, thread_id: int) -> ThreadView:
         card = await self._card(viewer_id, thread_id)
         views = await self._thread_views(viewer_id, [card])
@@ -115,9 +131,17 @@ class ThreadReader:
         more = len(rows) > limit
         rows = rows[:limit]
         ids = [thread_id for _, thread_id in rows]
-        cards = await self.cards.get_or_load(ids, lambda missing: records.load_cards(self.meta, missing))
-        views = await self._thread_views(viewer_id, [cards[i] for i in ids if i in cards])
-        return ThreadPage(views, str(rows[-1][0]) if more else None)
+        views = await self.thread_views(ids, viewer_id)
+        return ThreadPage([views[i] for i in ids if i in views], str(rows[-1][0]) if more else None)
+
+    @owned_batch
+    async def thread_views(self, thread_ids: Iterable[int], viewer_id: int) -> dict[int, ThreadView]:
+        """The threads as the viewer lists them, by id; those missing or not theirs left out.
+        In a cluster each owner reads its own threads: one call per instance."""
+        thread_ids = list(thread_ids)
+        cards = await self.cards.get_or_load(thread_ids, lambda missing: records.load_cards(self.meta, missing))
+        views = await self._thread_views(viewer_id, [cards[i] for i in thread_ids if i in cards])
+        return {view.card.id: view for view in views}
 
     async def _thread_views(self, viewer_id: int, cards: list[ThreadCard]) -> list[ThreadView]:
         member_ids = {member for card in cards for member in card.member_ids}
@@ -145,6 +169,7 @@ class ThreadReader:
             )
         return views
 
+    @owned(lambda self, viewer_id, thread_id, *_: home_of(thread_id))
     async def history(self, viewer_id: int, thread_id: int, cursor: str | None, limit: int) -> MessagePage:
         """The thread's messages, newest first; in a group, without those of people hidden from the viewer."""
         card = await self._card(viewer_id, thread_id)

@@ -28,9 +28,21 @@ Rules:
 
 Reading (pages, previews, what blocks hide) is in reading.py, which this extends.
 
+In a cluster every change of a thread runs on its owner (the instance that owns its
+shard, its creator's): a new thread on the creator's, a message, a read receipt or an
+accept on the thread's, each as one forwarded call; a direct thread is looked for and
+made under a lock on the owner of the pair's smaller id, whoever starts it. What needs
+a socket stays where the request arrived: a message is stored by a call to the owner,
+pushed from here (skipping the sender's own device, whose socket is here), then
+finished by a second call (the members' index rows, the event); typing asks the owner
+who may be told and pushes from here. The hub forwards every frame to the other
+instances' sockets.
+
 Cost: a message is one transaction on the thread's shard, plus, for members on other
 shards, one write per such shard and one to clear the outbox; a push is one encode
-per distinct view of the message and a queue put per socket.
+per distinct view of the message and a queue put per socket. In a cluster, a message
+sent through an instance that does not own its thread costs two round trips to the
+owner, and each member's index row on a third instance one more.
 """
 
 from __future__ import annotations
@@ -44,18 +56,20 @@ from collections.abc import Callable, Iterable, Sequence
 import msgspec
 
 from ..accounts.service import AccountsService, UserRecord
+from ..cluster.forward import owned
 from ..config import MessagesConfig
 from ..errors import Forbidden, InvalidInput, NotFound
 from ..graph.service import GraphService
 from ..ids import IdGenerator, shard_of
+from ..media.records import MediaRecord
 from ..posts.service import PostsService
 from ..ranker.spam import SpamCheck, any_spam
 from ..realtime import frames
 from ..stores.cache_base import CacheBackend
 from ..stores.meta import ShardedMeta
 from . import attachments, records
-from .index import stage
-from .reading import MessageView, PostPreview, ThreadReader, ThreadView, is_id
+from .index import Staged, stage
+from .reading import MessageView, PostPreview, ThreadReader, ThreadView, home_of, is_id
 from .records import DIRECT, GROUP, INBOX, REQUESTS, MessageRecord, ThreadCard
 from .views import message_frame
 
@@ -67,6 +81,16 @@ class _NoHub:
 
     def publish(self, user_ids: Iterable[int], frame: bytes, *, skip=None) -> int:
         return 0
+
+
+class Sent(msgspec.Struct, frozen=True):
+    """A message just stored on its thread's owner: what the instance that took it pushes,
+    and what the owner then needs to finish it (the members' index rows, the event)."""
+
+    view: MessageView
+    recipients: list[int]
+    staged: list[Staged]
+    spam: bool
 
 
 def _lock(locks: weakref.WeakValueDictionary, key) -> asyncio.Lock:
@@ -104,11 +128,12 @@ class MessagesService(ThreadReader):
 
     async def _deliver(self, shard: int, staged) -> None:
         """Write the user-side rows of a committed change. The change stands if this fails:
-        its outbox rows stay, and the next start delivers them (no 500 for a stored message)."""
+        its outbox rows stay, and the next start (in a cluster, the next retry) delivers them
+        (no 500 for a stored message)."""
         try:
             await self.index.deliver(shard, staged)
         except Exception:
-            log.exception("thread index rows left in the outbox of shard %d for the next start", shard)
+            log.exception("thread index rows left in the outbox of shard %d for a replay", shard)
 
     # -- starting a thread --------------------------------------------------------------
 
@@ -117,13 +142,8 @@ class MessagesService(ThreadReader):
         A direct thread that exists already is returned as it is."""
         others = await self._others(creator_id, usernames)
         if len(others) > 1:
-            return await self._create(creator_id, GROUP, others), True
-        pair = (min(creator_id, others[0].id), max(creator_id, others[0].id))
-        async with _lock(self._pair_locks, pair):
-            existing = await self.index.direct_thread(creator_id, others[0].id)
-            if existing is not None:
-                return await self.thread(creator_id, existing), False
-            return await self._create(creator_id, DIRECT, others), True
+            return await self._create(creator_id, GROUP, [user.id for user in others]), True
+        return await self._start_direct(creator_id, others[0].id)
 
     async def _others(self, creator_id: int, usernames: Sequence[str]) -> list[UserRecord]:
         most = self.config.max_participants - 1
@@ -138,15 +158,33 @@ class MessagesService(ThreadReader):
             raise InvalidInput("usernames: you are in the thread already; name the others")
         return others
 
-    async def _create(self, creator_id: int, kind: str, others: list[UserRecord]) -> ThreadView:
+    # On the owner of the pair's smaller id, whoever starts: its lock is the pair's only one.
+    @owned(lambda self, creator_id, peer_id: shard_of(min(creator_id, peer_id)))
+    async def _start_direct(self, creator_id: int, peer_id: int) -> tuple[ThreadView, bool]:
+        """The pair's direct thread, made if they have none yet."""
+        pair = (min(creator_id, peer_id), max(creator_id, peer_id))
+        async with _lock(self._pair_locks, pair):
+            existing = await self.index.direct_thread(creator_id, peer_id)
+            if existing is None:
+                # One the peer started is in the peer's index from its first commit, even
+                # while the creator's row for it still waits in an outbox.
+                existing = await self.index.direct_thread(peer_id, creator_id)
+            if existing is not None:
+                return await self.thread(creator_id, existing), False
+            return await self._create(creator_id, DIRECT, [peer_id]), True
+
+    # On the creator's owner: the thread's id and rows are its shard's.
+    @owned(lambda self, creator_id, *_: shard_of(creator_id))
+    async def _create(self, creator_id: int, kind: str, other_ids: list[int]) -> ThreadView:
+        """A new thread with people `start_thread` checked, as the creator sees it."""
         shard = shard_of(creator_id)
         # Creator first, then by id: the order a fresh load from SQLite gives (see records.load_cards).
-        members = [creator_id, *sorted(user.id for user in others)]
+        members = [creator_id, *sorted(other_ids)]
         card = ThreadCard(self.ids.next_id(shard), kind, creator_id, members)
         folders = {creator_id: INBOX}
-        for user in others:
-            following = (await self.graph.relationship(user.id, creator_id)).following
-            folders[user.id] = INBOX if following else REQUESTS
+        for other_id in other_ids:
+            following = (await self.graph.relationship(other_id, creator_id)).following
+            folders[other_id] = INBOX if following else REQUESTS
         now_ms = time.time_ns() // 1_000_000
 
         def insert(conn):
@@ -175,9 +213,25 @@ class MessagesService(ThreadReader):
         post_id: int | None = None,
         skip_socket=None,
     ) -> MessageView:
-        """Store a message, push it to the participants' sockets (all but `skip_socket`), emit
-        "message.sent", and return it as the sender sees it."""
+        """Store a message, push it to the participants' sockets (all but `skip_socket`, one of
+        this instance's), emit "message.sent", and return it as the sender sees it."""
         self._check_content(text, media_id, post_id)
+        sent = await self._store_message(sender_id, thread_id, text, media_id, post_id)
+        # The message is durable on the thread's shard: push it now, and only then write
+        # the members' thread-list rows on their shards (their outbox covers a crash). The
+        # sender's answer still waits for them, so their own list is current when it comes.
+        await self._push_message(sent.view, sent.recipients, skip_socket)
+        try:
+            await self._finish_message(thread_id, sent.view.record.id, sender_id, sent.recipients, sent.staged, sent.spam)
+        except Exception:  # the owner stopped answering: the outbox still has the rows (no 500 for a stored message)
+            log.exception("message %d is stored; its thread index rows wait in the outbox", sent.view.record.id)
+        return sent.view
+
+    @owned(lambda self, sender_id, thread_id, text, media_id, post_id: home_of(thread_id, media_id, post_id))
+    async def _store_message(
+        self, sender_id: int, thread_id: int, text: str, media_id: int | None, post_id: int | None
+    ) -> Sent:
+        """Check and store a message, on the thread's owner."""
         card = await self._card(sender_id, thread_id)
         hidden = await self._hidden(sender_id, card.member_ids)
         if card.kind == DIRECT and hidden:
@@ -192,16 +246,18 @@ class MessagesService(ThreadReader):
         async with _lock(self._thread_locks, thread_id):
             record, staged = await self._store(card, sender_id, text, media_id, post_id, recipients, spam)
         view = MessageView(record, await self.accounts.get_user(sender_id), preview)
-        # The message is durable on the thread's shard: push it now, and only then write
-        # the members' thread-list rows on their shards (their outbox covers a crash). The
-        # sender's answer still waits for them, so their own list is current when it comes.
-        await self._push_message(view, recipients, skip_socket)
+        return Sent(view, recipients, staged, spam)
+
+    @owned(lambda self, thread_id, *_: home_of(thread_id))
+    async def _finish_message(
+        self, thread_id: int, message_id: int, sender_id: int, recipients: list[int], staged: list[Staged], spam: bool
+    ) -> None:
+        """After the push, on the thread's owner: the members' index rows, then the event."""
         await self._deliver(shard_of(thread_id), staged)
         if spam:
-            return view
+            return
         others = [member for member in recipients if member != sender_id]
-        self.emit("message.sent", message_id=record.id, thread_id=thread_id, sender_id=sender_id, recipient_ids=others)
-        return view
+        self.emit("message.sent", message_id=message_id, thread_id=thread_id, sender_id=sender_id, recipient_ids=others)
 
     async def _store(
         self,
@@ -212,16 +268,14 @@ class MessagesService(ThreadReader):
         post_id: int | None,
         recipients: list[int],
         spam: bool = False,
-    ) -> tuple[MessageRecord, object]:
+    ) -> tuple[MessageRecord, list[Staged]]:
         """One transaction on the thread's shard (the photo's claim too, when it lives there);
         returns the message and the members' index rows staged for their shards."""
         shard, sender_shard = shard_of(card.id), shard_of(sender_id)
         message_id = self.ids.next_id(shard)
         claimed = None
         if media_id is not None and sender_shard != shard:
-            claimed = await self.meta.write(
-                sender_shard, lambda conn: attachments.claim(conn, sender_id, media_id, card.id, message_id)
-            )
+            claimed = await self._claim(sender_id, media_id, card.id, message_id)
 
         def insert(conn):
             media = claimed
@@ -234,9 +288,20 @@ class MessagesService(ThreadReader):
             record, staged = await self.meta.write(shard, insert)
         except Exception:
             if claimed is not None:  # the photo was claimed on another shard for nothing
-                await self.meta.write(sender_shard, lambda conn: attachments.release(conn, media_id, message_id))
+                await self._release(sender_id, media_id, message_id)
             raise
         return record, staged
+
+    # A photo is claimed beside its media row, on the sender's shard: on its owner.
+    @owned(lambda self, sender_id, *_: shard_of(sender_id))
+    async def _claim(self, sender_id: int, media_id: int, thread_id: int, message_id: int) -> MediaRecord:
+        return await self.meta.write(
+            shard_of(sender_id), lambda conn: attachments.claim(conn, sender_id, media_id, thread_id, message_id)
+        )
+
+    @owned(lambda self, sender_id, *_: shard_of(sender_id))
+    async def _release(self, sender_id: int, media_id: int, message_id: int) -> None:
+        await self.meta.write(shard_of(sender_id), lambda conn: attachments.release(conn, media_id, message_id))
 
     async def _shareable(self, sender_id: int, post_id: int) -> PostPreview:
         """The post's preview if the sender may see it; NotFound otherwise."""
@@ -261,6 +326,7 @@ class MessagesService(ThreadReader):
 
     # -- read receipts, requests, typing --------------------------------------------------
 
+    @owned(lambda self, user_id, thread_id, message_id: home_of(thread_id, message_id))
     async def mark_read(self, user_id: int, thread_id: int, message_id: int) -> None:
         """Move the user's read receipt forward to a message of the thread (never back)."""
         card = await self._card(user_id, thread_id)
@@ -277,6 +343,7 @@ class MessagesService(ThreadReader):
         self.hub.publish(audience, frame)
         self.emit("message.read", thread_id=thread_id, user_id=user_id, message_id=message_id)
 
+    @owned(lambda self, user_id, thread_id: home_of(thread_id))
     async def accept(self, user_id: int, thread_id: int) -> ThreadView:
         """Move a thread from the user's requests to their inbox (nothing if it is there)."""
         card = await self._card(user_id, thread_id)
@@ -287,16 +354,23 @@ class MessagesService(ThreadReader):
 
     async def typing(self, user_id: int, thread_id: int, skip_socket=None) -> None:
         """Tell the others that the user is typing; not stored. Dropped across a block."""
+        others = await self._typing_audience(user_id, thread_id)
+        if others:
+            frame = frames.encode("typing", thread_id=str(thread_id), user_id=str(user_id))
+            self.hub.publish(others, frame, skip=skip_socket)
+
+    @owned(lambda self, user_id, thread_id: home_of(thread_id))
+    async def _typing_audience(self, user_id: int, thread_id: int) -> list[int]:
+        """Who is told that the user types in the thread (on its owner, where its card is)."""
         card = await self._card(user_id, thread_id)
         hidden = await self._hidden(user_id, card.member_ids)
         if card.kind == DIRECT and hidden:
-            return
-        others = [member for member in card.member_ids if member != user_id and member not in hidden]
-        frame = frames.encode("typing", thread_id=str(thread_id), user_id=str(user_id))
-        self.hub.publish(others, frame, skip=skip_socket)
+            return []
+        return [member for member in card.member_ids if member != user_id and member not in hidden]
 
     # -- moderation ---------------------------------------------------------------------
 
+    @owned(lambda self, message_id: home_of(message_id))
     async def text_of(self, message_id: int) -> str | None:
         """A message's text, whoever may see it (moderation trains the spam model on it)."""
         if not is_id(message_id) or shard_of(message_id) >= self.meta.shard_count:
@@ -304,6 +378,7 @@ class MessagesService(ThreadReader):
         row = await self.meta.read_one(shard_of(message_id), "SELECT text FROM messages WHERE id = ?", (message_id,))
         return None if row is None else row["text"]
 
+    @owned(lambda self, message_id: home_of(message_id))
     async def hide(self, message_id: int) -> None:
         """Hide a message from everyone but its sender, as if it had been judged spam when sent
         (an admin's "remove"). Hidden rather than deleted: read receipts, the thread's last
@@ -320,5 +395,7 @@ class MessagesService(ThreadReader):
     # -- recovery -----------------------------------------------------------------------
 
     async def replay_outbox(self) -> int:
-        """Finish the user-side rows of changes interrupted by a crash. Returns how many."""
+        """Finish the user-side rows of changes interrupted by a crash, or left for an owner
+        that did not answer, on this instance's shards. Returns how many. The messages
+        module calls it at start and, in a cluster, every few seconds; tests call it too."""
         return await self.index.replay()

@@ -5,7 +5,8 @@ service (so one failing or slow notification can never hurt another listener, or
 the request that caused it); the worker runs beside the app and, at shutdown,
 finishes what is queued while the stores are still open. The live push goes
 through `state.hub` (the realtime module's), looked up at each push: without it,
-notifications are stored and listed, just not pushed.
+notifications are stored and listed, just not pushed. In a cluster the service
+forwards each recipient's writes and reads to their owner (service.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import anyio
 from litestar import Litestar
 from litestar.events import listener
 
+from ..cluster.forward import join_cluster
 from ..module import Module
 from .migrations import MIGRATIONS
 from .routes import NotificationsController
@@ -64,6 +66,7 @@ class NotificationsModule(Module):
             app.emit,
             find_hub=lambda: state.get("hub"),
         )
+        join_cluster(state, service)
         async with anyio.create_task_group() as background:
             background.start_soon(service.run_forever)
             yield

@@ -122,6 +122,7 @@ class Rules:
         ]
 
     async def _comments(self, comment_ids: list[int]) -> dict[int, CommentRecord]:
+        # Read here: "comment.created" fires on the post's owner, whose shard holds its comments.
         marks = ",".join("?" * len(comment_ids))
         rows = await self.meta.read(
             shard_of(comment_ids[0]), f"SELECT {COMMENT_COLUMNS} FROM comments WHERE id IN ({marks})", comment_ids

@@ -14,8 +14,20 @@ Events live in memory: a crash loses the notifications of the last moments (the
 likes and follows themselves are safe in their own tables). That is the trade:
 nothing is written in the action's own transaction, so notifying never slows it.
 
+In a cluster an event fires on the instance that ran the action, and its recipients
+may be anyone's: the worker groups a round's writes by the owner of their shard and
+sends each other owner ONE call with its share, in event order (`apply_jobs`), which
+commits them there, keeps that owner's cached badge exact and pushes from there (the
+hub forwards the frame to every instance's sockets). The list, the badge and marking
+read run on the recipient's owner. A round whose call fails (that owner is down) is
+logged and lost, as in a crash.
+
 Cost: per event, a few LMDB lookups and its share of a group commit; a page of the
-list is one indexed query plus the users cache; the badge is one LMDB lookup.
+list is one indexed query plus the users cache; the badge is one LMDB lookup. In a
+cluster, one round trip per other owner per round of writes, and one for a list, a
+badge or a mark-read of someone another instance owns; and every new or regrouped
+notification is pushed, whether or not its recipient is online (no instance knows
+which sockets the others hold), so the hub forwards it to every instance.
 """
 
 from __future__ import annotations
@@ -30,6 +42,7 @@ from typing import Any
 import msgspec
 
 from ..accounts.service import AccountsService, UserRecord
+from ..cluster.forward import owned
 from ..config import NotificationsConfig
 from ..errors import InvalidInput
 from ..graph.service import GraphService
@@ -41,7 +54,7 @@ from ..stores.counters import Counters
 from ..stores.meta import ShardedMeta
 from . import store
 from .rules import Rules
-from .store import COLUMNS, UNREAD, Change, Context, Outcome, Row, row_of
+from .store import COLUMNS, UNREAD, Change, Context, Job, Outcome, Row, row_of
 from .views import notification_out
 
 log = logging.getLogger(__name__)
@@ -81,6 +94,7 @@ class NotificationsService:
         self.rules = Rules(graph, posts)
         self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
         self.processed = self.failed = self.pushed = 0
+        self.cluster = None  # in a cluster, each recipient's notifications are written and read by their owner
 
     # -- events in ---------------------------------------------------------------------------
 
@@ -128,18 +142,36 @@ class NotificationsService:
             except Exception:
                 self.failed += 1
                 log.exception("notifications: could not handle %s %s", event, payload)
+        jobs = [Job(shard, change) for change in changes for shard in change.shards(self.meta.shard_count)]
+        shares = self._by_owner(jobs)
+        outcomes = await asyncio.gather(*(self.apply_jobs(share) for share in shares), return_exceptions=True)
+        for share, outcome in zip(shares, outcomes):
+            if isinstance(outcome, BaseException):
+                self.failed += len(share)
+                log.error("notifications: %d writes for another instance were lost", len(share), exc_info=outcome)
+        self.processed += len(batch)
+
+    def _by_owner(self, jobs: list[Job]) -> list[list[Job]]:
+        """The jobs in one share per instance that owns some of their shards, each in order."""
+        if self.cluster is None:
+            return [jobs] if jobs else []
+        shares: dict[str, list[Job]] = {}
+        for job in jobs:
+            shares.setdefault(self.cluster.topology.owner_of(job.shard), []).append(job)
+        return list(shares.values())
+
+    # All the jobs are one owner's (see _by_owner): the first one's shard names it.
+    @owned(lambda self, jobs: jobs[0].shard)
+    async def apply_jobs(self, jobs: list[Job]) -> int:
+        """Commit the jobs, then keep the badge and push; returns how many committed."""
         context = Context(self.ids.next_id, self.clock, self.window_ms)
-        writes = [
-            self.meta.write(shard, functools.partial(change.apply, context=context))
-            for change in changes
-            for shard in change.shards(self.meta.shard_count)
-        ]
+        writes = [self.meta.write(job.shard, functools.partial(job.change.apply, context=context)) for job in jobs]
         # gather starts the writes in this order and each shard's writer queue is FIFO,
         # so the changes of one shard commit in the order of their events.
         outcomes = await asyncio.gather(*writes, return_exceptions=True)
         for outcome in outcomes:
             await self._after(outcome)
-        self.processed += len(batch)
+        return sum(not isinstance(outcome, BaseException) for outcome in outcomes)
 
     async def _after(self, outcome: Outcome | BaseException) -> None:
         if isinstance(outcome, BaseException):
@@ -169,8 +201,10 @@ class NotificationsService:
                 self.counters.invalidate(user_id)
 
     async def unread(self, user_id: int) -> int:
+        # The counters forward to the user's owner, whose cache holds their badge.
         return (await self.counters.get(user_id)).get(UNREAD, 0)
 
+    @owned(lambda self, user_id, cursor: shard_of(user_id))
     async def mark_read(self, user_id: int, cursor: str) -> int:
         """Mark read everything at or below a list position; returns the unread count."""
         up_to = parse_id(cursor)
@@ -182,6 +216,7 @@ class NotificationsService:
 
     # -- the list ----------------------------------------------------------------------------
 
+    @owned(lambda self, user_id, *_: shard_of(user_id))
     async def page(self, user_id: int, cursor: str | None, limit: int) -> NotificationPage:
         """The user's notifications, most recently changed first."""
         before = decode_cursor(cursor, NEWEST)
@@ -199,8 +234,10 @@ class NotificationsService:
 
     async def _push(self, row: Row, unread: int) -> None:
         hub = self.find_hub()
-        if hub is None or not hub.connections(row.user_id):
-            return  # nobody to tell now; the list and the badge have it
+        # Nobody to tell now: the list and the badge have it. In a cluster the sockets may
+        # be another instance's, which this one does not know of: always push.
+        if hub is None or self.cluster is None and not hub.connections(row.user_id):
+            return
         users = await self.accounts.get_users(row.actor_ids)
         out = msgspec.to_builtins(notification_out(row, users))
         self.pushed += hub.publish([row.user_id], frames.encode("notification", notification=out, unread=unread))

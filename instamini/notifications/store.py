@@ -8,6 +8,9 @@ the badge is exact whatever happens between two events. Applying a change twice
 is harmless (a repeated like, follow or message is recognised and ignored), which
 is what an event delivered twice needs.
 
+The changes are tagged Structs, and a `Job` is one change for one shard: in a cluster
+they travel as msgpack to the owner of that shard, which applies them.
+
 Cost: a notice is a lookup of the open group by its unique index, a few small
 writes, and one indexed query for the newest actors; a forget is one indexed query
 plus a write per notification it touches.
@@ -90,7 +93,7 @@ class Context(NamedTuple):
 # -- the changes -------------------------------------------------------------------------
 
 
-class _ForOneUser(msgspec.Struct, frozen=True):
+class _ForOneUser(msgspec.Struct, frozen=True, tag=True):
     """A change to one user's notifications: a job on that user's shard."""
 
     user_id: int
@@ -161,7 +164,7 @@ class ForgetKey(_ForOneUser, frozen=True):
         return _delete_where(conn, "user_id = ? AND group_key = ?", (self.user_id, self.key))
 
 
-class ForgetAbout(msgspec.Struct, frozen=True):
+class ForgetAbout(msgspec.Struct, frozen=True, tag=True):
     """Delete every notification about a post (or one comment of it, with its replies),
     on every shard: its recipients (mentioned people, people replied to) may live anywhere."""
 
@@ -199,6 +202,13 @@ class ReadThread(_ForOneUser, frozen=True):
 
 
 Change = Notice | ForgetActor | ForgetKey | ForgetAbout | ReadThread
+
+
+class Job(msgspec.Struct, array_like=True, frozen=True):
+    """A change to apply on one shard (ForgetAbout makes one per shard)."""
+
+    shard: int
+    change: Change
 
 
 # -- marking read ------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from litestar.exceptions import WebSocketDisconnect
 
 from ..accounts.auth import SESSION_COOKIE, origin_allowed
 from ..accounts.service import token_hash
+from ..cluster import RpcError
 from ..errors import InstaminiError, NotAuthenticated
 from . import frames
 from .connection import FORBIDDEN_ORIGIN, NOT_AUTHENTICATED, TOO_BIG, Connection, TokenBucket
@@ -137,6 +138,8 @@ class Session:
             await self.handle(frame)
         except InstaminiError as error:
             self.send(frames.error(str(error.status_code), error.detail))
+        except RpcError:  # in a cluster, the instance that owns the thread did not answer
+            self.send(frames.error("unavailable", "the server holding this thread did not answer; try again"))
         except RecursionError:
             self.send(frames.error("bad_frame", "nested too deeply"))
 
