@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .config import ConfigError, load_config, with_overrides
+from .cluster.move_cli import add_move_shard_command, run_move_shard
 from .stores.backup_cli import add_backup_commands, run_backup_command
 
 
@@ -36,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         "--spare-media", type=int, default=0, metavar="M", help="M ready, unposted images per account, for benchmarks"
     )
     demo.add_argument("--tokens-out", metavar="FILE", help='also log everyone in; write {"username": token} JSON here')
-    admin = commands.add_parser("admin", help="manage admins (server stopped), back up and restore")
+    admin = commands.add_parser("admin", help="manage admins (server stopped), back up and restore, move shards")
     admin_commands = admin.add_subparsers(dest="admin_command", metavar="ACTION", required=True)
     create = admin_commands.add_parser("create", help="register an account and make it admin (server stopped)")
     create.add_argument("--username", required=True)
@@ -44,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--data-dir", help="the data directory (default from config: ./data)")
     create.add_argument("--config", help="config file (default: $INSTAMINI_CONFIG or ./config.toml)")
     add_backup_commands(admin_commands)
+    add_move_shard_command(admin_commands)
     _edge_command(commands)
     cluster = commands.add_parser("cluster", help="start N instances and an edge on loopback, for demos and tests")
     cluster.add_argument("--instances", type=int, default=3, help="how many instances (default 3)")
@@ -134,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         from .edge.cli import run_edge
 
         return run_edge(config, options)
+    if options.command == "admin" and options.admin_command == "move-shard":
+        return run_move_shard(config, options)  # a client of the running cluster: no data directory
     data_dir = str(Path(options.data_dir).resolve()) if options.data_dir else None
     if options.command == "demo":
         from .demo import DemoOptions, run_demo

@@ -11,7 +11,9 @@ handler turns it into Litestar's error shape `{"status_code": N, "detail": "..."
     ├── Conflict              409  the state does not allow it (taken name, already following)
     ├── TooLarge              413  the upload is over its size cap
     ├── UnsupportedMedia      415  the upload is not a kind of file we accept
-    └── RateLimited           429  too many attempts; `retry_after` seconds
+    ├── RateLimited           429  too many attempts; `retry_after` seconds
+    └── ShardMoving           503  the shard is being moved to another instance (admin move-shard):
+                                   the write was not made; retry after `retry_after` seconds
 
 Litestar's own ValidationException (wrong types, missing or overlong fields) keeps
 its shape but names the fields in `detail`; a RecursionError while decoding a
@@ -68,8 +70,17 @@ class RateLimited(InstaminiError):
         self.retry_after = retry_after
 
 
+class ShardMoving(InstaminiError):
+    status_code = 503
+
+    # One argument with a default: a forwarded call raises it again from its detail alone.
+    def __init__(self, detail: str, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 def error_response(_: Request, error: InstaminiError) -> Response:
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, (RateLimited, ShardMoving)) else None
     if isinstance(error, NotAuthenticated):
         headers = {"WWW-Authenticate": "Bearer"}
     return Response({"status_code": error.status_code, "detail": error.detail}, status_code=error.status_code, headers=headers)

@@ -9,6 +9,9 @@
     rpc_client.py  RpcClient: call, batch, fan_out; retries for idempotent calls
     procedures.py  the built-ins: cluster.ping, meta.read
     node.py        ClusterNode: what app.state.cluster holds
+    shard_move.py  moving a shard: freeze, chunked copy, the switch (cluster.map, cluster.adopt_map ...)
+    move_schemas.py  their arguments and answers on the wire
+    move_driver.py   `admin move-shard`: the steps, driven by RPC from outside (move_cli.py: its wiring)
     plugin.py      the module
     errors.py      the exception tree
 """

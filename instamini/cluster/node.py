@@ -3,7 +3,8 @@
 One object that other modules reach for: the map (`topology`), the client that calls
 other instances (`client`), and the registry where a module adds the procedures it
 serves (`procedures`). `adopt` puts a new map in force everywhere at once and saves it
-to the data directory, which is what a shard move will call once the file is copied.
+to the data directory: a shard move (shard_move.py, `cluster.adopt_map`) calls it once
+the file is copied, after checking the version and the freeze.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from .procedures import register_builtins
 from .registry import RpcRegistry
 from .rpc_client import RpcClient
 from .rpc_server import RpcServer, rpc_route
+from .shard_move import ShardMover
 from .topology import Topology
 
 
@@ -69,6 +70,8 @@ class ClusterModule(Module):
             topology, client, procedures, RpcServer(topology, procedures, verifier), map_directory
         )
         register_builtins(procedures, node, meta)
+        if not topology.single:  # a single instance has nowhere to move a shard to
+            ShardMover(node, meta).register(procedures)
         join_cluster(app.state, app.state.counters)  # the stores' own service, built before this module
         collector = RpcCollector(node)
         REGISTRY.register(collector)

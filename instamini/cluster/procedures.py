@@ -1,5 +1,8 @@
 """The procedures every instance serves: `cluster.ping` and `meta.read`.
 
+(An instance of a cluster of two or more also serves the procedures of a shard move:
+`cluster.map`, `cluster.adopt_map` and `cluster.move.*`, in shard_move.py.)
+
 `cluster.ping` says who answers and what it owns, which is how an operator (or a test)
 checks that two instances see the same map. `meta.read` runs one read-only SQL
 statement on a shard this instance owns and returns its rows as lists; asked for a

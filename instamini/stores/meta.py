@@ -18,6 +18,10 @@ Reads: WAL mode lets readers run beside the writer; each shard has an aiosqlite
 connection (about 100 microseconds per call: a thread hop), which is why hot
 paths read the LMDB cache first.
 
+Moving a shard to another instance (cluster/shard_move.py) uses three more calls:
+`freeze` (new writes fail fast with ShardMoving, the queued ones commit first),
+`unfreeze`, and `replace_shard` (close, swap the file by rename, reopen).
+
 Cost: one thread per shard for writes plus one for reads; one fsync per batch.
 """
 
@@ -27,6 +31,7 @@ import asyncio
 import functools
 import hashlib
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +40,8 @@ from typing import Any, TypeVar
 
 import aiosqlite
 import msgspec
+
+from ..errors import ShardMoving
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -123,6 +130,7 @@ class ShardWriter:
         self._queue: asyncio.Queue[tuple[WriteJob, asyncio.Future] | None] = asyncio.Queue()
         self._task: asyncio.Task | None = None
         self._closing = False
+        self._frozen: str | None = None  # why new writes are refused, while the shard moves
         self.commits = 0  # transactions committed (fsyncs), for metrics and the benchmark
         self.jobs = 0
 
@@ -130,11 +138,34 @@ class ShardWriter:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="shard-writer")
 
     async def submit(self, job: WriteJob) -> Any:
+        if self._frozen is not None:  # before _closing: a shard being replaced is moving, not broken
+            raise ShardMoving(self._frozen)
         if self._closing:
             raise RuntimeError("the shard is closed; the write was not made")
+        return await self._enqueue(job)
+
+    async def _enqueue(self, job: WriteJob) -> Any:
         future = asyncio.get_running_loop().create_future()
         await self._queue.put((job, future))
         return await future
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen is not None
+
+    def freeze(self, reason: str) -> None:
+        """Refuse every new write with ShardMoving(reason); the queued ones still run (`drain`)."""
+        self._frozen = reason
+
+    def unfreeze(self) -> None:
+        self._frozen = None
+
+    async def drain(self) -> None:
+        """Return once every job queued before this call has committed (or failed)."""
+        if self._task is None or self._closing:
+            return
+        # A no-op job at the back of the FIFO queue: it commits with or after all of them.
+        await self._enqueue(_nothing)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -195,6 +226,10 @@ class ShardWriter:
         self._thread.shutdown(wait=True)
 
 
+def _nothing(conn: sqlite3.Connection) -> None:
+    return None
+
+
 class Shard:
     """One logical shard: a SQLite file, its writer and a reader."""
 
@@ -222,6 +257,22 @@ class Shard:
             await self.reader.close()
 
 
+def _swap_in(source: Path, target: Path, keep_previous: Path | None) -> None:
+    # The closed shard's last connection checkpointed and removed its WAL; one left behind
+    # (another process had the file open) would be replayed into the new file: remove it.
+    for suffix in ("-wal", "-shm"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    if keep_previous is not None:
+        keep_previous.unlink(missing_ok=True)
+        os.link(target, keep_previous)
+    os.replace(source, target)
+    descriptor = os.open(target.parent, os.O_RDONLY)  # the rename is durable once its directory is
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 class ShardedMeta:
     """All logical shards of this data directory."""
 
@@ -237,6 +288,7 @@ class ShardedMeta:
         self.root = Path(root)
         self._requested_shards = shards
         self._options = dict(group_commit=group_commit, max_batch=max_batch, busy_timeout_ms=busy_timeout_ms)
+        self._migrations: Migrations = {}
         self.shards: list[Shard] = []
 
     @property
@@ -262,6 +314,7 @@ class ShardedMeta:
 
     async def open(self, migrations: Migrations) -> None:
         layout = self._read_or_create_layout()
+        self._migrations = migrations
         self.shards = [Shard(i, self.root / f"shard-{i:04d}.sqlite") for i in range(layout.shards)]
         # Shards open one after another: migrations on a fresh directory are fsync-bound anyway.
         for shard in self.shards:
@@ -273,6 +326,49 @@ class ShardedMeta:
 
     def shard_for_text(self, text: str) -> int:
         return shard_for_text(text, self.shard_count)
+
+    async def freeze(self, index: int, reason: str) -> int:
+        """Refuse new writes to shard `index` (ShardMoving), then wait for the queued ones to commit.
+
+        Returns how many queued writes committed meanwhile: when it returns, the file
+        holds every write that was or will be acknowledged, and nothing more will change it."""
+        writer = self.shards[index].writer
+        writer.freeze(reason)
+        before = writer.jobs
+        await writer.drain()
+        return max(writer.jobs - before - 1, 0)  # the drain's own no-op job is not a write
+
+    def unfreeze(self, index: int) -> None:
+        self.shards[index].writer.unfreeze()
+
+    def is_frozen(self, index: int) -> bool:
+        return self.shards[index].writer.frozen
+
+    async def replace_shard(self, index: int, path: Path, *, keep_previous: Path | None = None) -> None:
+        """Put the SQLite file at `path` in place of shard `index`: close the shard, rename, reopen.
+
+        The rename is atomic (the shard's name holds the old file or the new one, never
+        neither); `keep_previous` keeps the old file under that name (a hard link made
+        before the rename), and if the new file will not open, the old one goes back.
+        Writes arriving meanwhile get ShardMoving. `path` must be on the same file system."""
+        old = self.shards[index]
+        old.writer.freeze(f"shard {index} is being replaced by a copy; retry in a moment")
+        await old.close()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, _swap_in, Path(path), old.path, keep_previous)
+        new = Shard(index, old.path)
+        try:
+            await new.open(self._migrations, **self._options)
+        except BaseException:
+            await new.close()
+            if keep_previous is None:
+                raise
+            await loop.run_in_executor(None, _swap_in, keep_previous, old.path, None)
+            new = Shard(index, old.path)
+            await new.open(self._migrations, **self._options)
+            self.shards[index] = new
+            raise
+        self.shards[index] = new
 
     async def write(self, shard: int, job: Callable[[sqlite3.Connection], T]) -> T:
         """Run `job(conn)` in the shard's next transaction; returns once it is durable."""

@@ -1,0 +1,316 @@
+"""`admin move-shard`: a shard moved between two real instances under a stream of writes, the refusals,
+and each step of the protocol in-process (freeze, failures undone, the switch's checks).
+
+The end-to-end test registers accounts whose usernames hash to the moving shard, through
+both instances, for as long as the command runs: every 201 must then log in through
+both instances and be in the target's shard file; the only other answer allowed is a
+503 with Retry-After, for a registration that arrived during the freeze.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+
+from instamini.cluster.errors import ProcedureError, RpcCallFailed, RpcUnavailable
+from instamini.cluster.forward import _raise_again
+from instamini.cluster.launch import LocalCluster
+from instamini.cluster.move_driver import Failed, MoveDriver
+from instamini.cluster.node import ClusterNode
+from instamini.cluster.registry import RpcRegistry
+from instamini.cluster.rpc_server import RpcServer
+from instamini.cluster.schemas import Ok, WireCall
+from instamini.cluster.move_schemas import AdoptArgs, ChunkArgs, FreezeArgs, MoveRef, PullArgs
+from instamini.cluster.shard_move import ShardMover
+from instamini.cluster.topology import Instance, Topology
+from instamini.errors import ShardMoving
+from instamini.stores.meta import ShardedMeta, shard_for_text
+from tests.cluster.harness import FAST, SHARDS, holders
+
+REPO = Path(__file__).resolve().parents[2]
+MOVING, SOURCE, TARGET = 1, "a", "b"  # shard 1 is a's (a: 0-1, b: 2-3)
+PASSWORD = "long enough pw"
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    # Function-scoped: a move changes the cluster for good.
+    with LocalCluster(tmp_path, 2, shards=SHARDS, extra_toml=FAST, edge=False) as running:
+        yield running
+
+
+def move_shard(cluster: LocalCluster, *args: str, config: str = "a") -> subprocess.CompletedProcess:
+    config_file = cluster.root / f"{config}.toml"
+    command = [sys.executable, "-m", "instamini", "admin", "move-shard", *args, "--config", str(config_file)]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+def names_on(shard: int, stem: str):
+    return (f"{stem}{n}" for n in itertools.count() if shard_for_text(f"{stem}{n}", SHARDS) == shard)
+
+
+def saved_map(cluster: LocalCluster, instance: str) -> dict:
+    return msgspec.json.decode((cluster.servers[instance].data_dir / "cluster" / "topology.json").read_bytes())
+
+
+def in_shard_file(cluster: LocalCluster, instance: str, shard: int, username: str) -> bool:
+    path = cluster.servers[instance].data_dir / "meta" / f"shard-{shard:04d}.sqlite"
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        return conn.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone() is not None
+
+
+class Registrations(threading.Thread):
+    """Registers new usernames of the moving shard through one instance until told to stop."""
+
+    def __init__(self, url: str, stem: str) -> None:
+        super().__init__(daemon=True)
+        self.client, self.names = httpx.Client(base_url=url, timeout=30), names_on(MOVING, stem)
+        self.answers: list[tuple[str, int, str | None]] = []  # (username, status, Retry-After)
+        self.stopping, self.after = threading.Event(), 0
+
+    def run(self) -> None:
+        while not self.stopping.is_set() or self.after < 10:  # a few more once the move is over
+            name = next(self.names)
+            answer = self.client.post("/api/v1/accounts", json={"username": name, "password": PASSWORD})
+            self.answers.append((name, answer.status_code, answer.headers.get("retry-after")))
+            self.after += self.stopping.is_set()
+
+
+def log_in(client: httpx.Client, name: str) -> int:
+    return client.post("/api/v1/sessions", json={"username": name, "password": PASSWORD}).status_code
+
+
+def test_a_shard_moves_under_writes_and_no_acknowledged_registration_is_lost(cluster):
+    clients = {name: httpx.Client(base_url=url, timeout=30) for name, url in cluster.urls.items()}
+    others = {shard: next(names_on(shard, "other")) for shard in (0, 2, 3)}  # shards that stay where they are
+    for name in others.values():
+        assert clients["a"].post("/api/v1/accounts", json={"username": name, "password": PASSWORD}).status_code == 201
+    writers = [Registrations(cluster.urls[instance], f"via{instance}") for instance in "ab"]
+    for writer in writers:
+        writer.start()
+    while min(len(writer.answers) for writer in writers) < 10:  # writes before the freeze, on both paths
+        threading.Event().wait(0.01)
+    moved = move_shard(cluster, str(MOVING), TARGET)
+    for writer in writers:
+        writer.stopping.set()
+    for writer in writers:
+        writer.join(60)
+    print(moved.stdout, moved.stderr)
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    assert "writes to it refused for" in moved.stdout and "map version 2" in moved.stdout
+
+    answers = [answer for writer in writers for answer in writer.answers]
+    assert {status for _, status, _ in answers} <= {201, 503}, answers
+    assert all(retry_after == "1" for _, status, retry_after in answers if status == 503)
+    registered = [name for name, status, _ in answers if status == 201]
+    assert len(registered) >= 40  # 10 before and 10 after on each instance, at least
+    for name in registered:
+        assert [log_in(client, name) for client in clients.values()] == [201, 201], name
+        assert in_shard_file(cluster, TARGET, MOVING, name), name
+        assert TARGET in holders(cluster, "SELECT username FROM users", name)
+    for shard, name in others.items():  # nothing else moved or went missing
+        assert [log_in(client, name) for client in clients.values()] == [201, 201], name
+        assert holders(cluster, "SELECT username FROM users", name) == ["a" if shard == 0 else "b"]
+    for instance in "ab":
+        assert saved_map(cluster, instance) == {"version": 2, "shards": {"a": "0", "b": "1-3"}, "format": 1}
+
+    cluster.servers[TARGET].stop()
+    cluster.servers[TARGET].start()
+    assert saved_map(cluster, TARGET)["version"] == 2
+    for name in registered[:3] + registered[-3:]:
+        assert [log_in(client, name) for client in clients.values()] == [201, 201], name
+    late = next(names_on(MOVING, "late"))
+    assert clients["a"].post("/api/v1/accounts", json={"username": late, "password": PASSWORD}).status_code == 201
+    assert holders(cluster, "SELECT username FROM users", late) == [TARGET]  # the source's copy is no longer written
+    again = move_shard(cluster, str(MOVING), TARGET, config="b")  # both instances agree on the map after the restart
+    assert again.returncode == 2 and "already on instance 'b' (map version 2)" in again.stderr, again.stderr
+
+
+def test_refusals_change_nothing(cluster, tmp_path):
+    for args, message in [
+        (("1", "zz"), "no instance is named 'zz' (the config names a, b)"),
+        (("2", "b"), "shard 2 is already on instance 'b' (map version 1)"),
+        (("9", "b"), "shard 9 is outside 0-3"),
+        (("one", "b"), "'one' is not a shard number"),
+    ]:
+        refused = move_shard(cluster, *args)
+        assert refused.returncode == 2 and message in refused.stderr and "nothing was changed" in refused.stderr, (
+            args, refused.stderr)
+    single = tmp_path / "single.toml"
+    single.write_text(FAST)
+    refused = subprocess.run([sys.executable, "-m", "instamini", "admin", "move-shard", "1", "b", "--config", str(single)],
+                             cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "move-shard needs a cluster" in refused.stderr
+    for instance in "ab":
+        assert not (cluster.servers[instance].data_dir / "cluster" / "topology.json").exists()
+    name = next(names_on(MOVING, "after"))
+    answer = httpx.post(cluster.urls["b"] + "/api/v1/accounts", json={"username": name, "password": PASSWORD})
+    assert answer.status_code == 201 and holders(cluster, "SELECT username FROM users", name) == [SOURCE]
+
+
+# -- the steps, in-process: two ShardedMetas, two movers, calls routed between them ----------
+
+MIGRATIONS = {"items": ["CREATE TABLE items (id INTEGER PRIMARY KEY, value TEXT NOT NULL)"]}
+INSTANCES = (Instance("a", "http://a.invalid"), Instance("b", "http://b.invalid"))
+RANGES = {"a": "0-1", "b": "2-3"}
+
+
+class Routed:
+    """An RpcClient stand-in: a call runs in the named instance's registry; `fail` makes calls fail."""
+
+    def __init__(self, topology: Topology, registries: dict[str, RpcRegistry], fail: dict[tuple[str, str], int]) -> None:
+        self.topology, self.registries, self.fail = topology, registries, fail
+
+    async def call(self, instance: str, procedure: str, args: Any = None, *, result_type: Any = Any, **_: Any) -> Any:
+        if self.fail.get((instance, procedure), 0) > 0:
+            self.fail[(instance, procedure)] -= 1
+            raise RpcUnavailable(instance, "failed by the test")
+        outcome = await self.registries[instance].run_one(WireCall(procedure, msgspec.Raw(msgspec.msgpack.encode(args))))
+        if type(outcome) is not Ok:
+            raise RpcCallFailed(instance, procedure, outcome.code, outcome.detail, outcome.data)
+        return msgspec.msgpack.decode(outcome.value, type=result_type)
+
+
+@pytest.fixture
+async def pair(tmp_path):
+    registries, fail, sides = {}, {}, {}
+    for name in "ab":
+        meta = ShardedMeta(tmp_path / name / "meta", shards=SHARDS)
+        await meta.open(MIGRATIONS)
+        topology = Topology.from_ranges(name, INSTANCES, RANGES, SHARDS)
+        registry = registries[name] = RpcRegistry()
+        node = ClusterNode(topology, Routed(topology, registries, fail), registry, RpcServer(topology, registry, None),
+                           tmp_path / name / "cluster")
+        mover = ShardMover(node, meta)
+        mover.register(registry)
+        sides[name] = (meta, node, mover)
+    yield sides, fail
+    for meta, _, _ in sides.values():
+        await meta.close()
+
+
+def insert(value: str):
+    return lambda conn: conn.execute("INSERT INTO items (value) VALUES (?)", (value,)).lastrowid
+
+
+async def rows(meta: ShardedMeta, shard: int) -> list[str]:
+    return [row[0] for row in await meta.read(shard, "SELECT value FROM items ORDER BY id")]
+
+
+async def test_writes_queued_at_the_freeze_commit_into_the_copy_and_later_ones_are_refused(pair):
+    meta, _, mover = pair[0]["a"]
+    queued = [asyncio.ensure_future(meta.write(MOVING, insert(f"w{n}"))) for n in range(50)]
+    await asyncio.sleep(0)  # they are in the writer's queue, none committed yet
+    frozen = await mover.freeze(FreezeArgs(MOVING, "m1"))
+    assert all(task.done() and not task.exception() for task in queued)  # acknowledged: so in the copy
+    with pytest.raises(ShardMoving, match="shard 1 is moving"):
+        await meta.write(MOVING, insert("late"))
+    assert await meta.write(0, insert("other shard")) > 0  # the freeze is one shard's
+    copy = sqlite3.connect(mover.outgoing[MOVING].path)
+    assert [row[0] for row in copy.execute("SELECT value FROM items ORDER BY id")] == [f"w{n}" for n in range(50)]
+    assert frozen.bytes == mover.outgoing[MOVING].path.stat().st_size
+    copy.close()
+
+
+async def test_the_driver_moves_and_every_map_switches(pair):
+    sides, _ = pair
+    meta_a, node_a, _ = sides["a"]
+    meta_b, node_b, _ = sides["b"]
+    await meta_a.write(MOVING, insert("kept"))
+    lines: list[str] = []
+    await MoveDriver(node_a.client, INSTANCES, lines.append).run(str(MOVING), "b")
+    assert node_a.topology.owner_of(MOVING) == node_b.topology.owner_of(MOVING) == "b"
+    assert node_a.topology.version == node_b.topology.version == 2
+    assert await rows(meta_b, MOVING) == ["kept"] and meta_a.is_frozen(MOVING) and not meta_b.is_frozen(MOVING)
+    assert not list((meta_a.root).glob("*.outgoing")) and not list(meta_b.root.glob("*.before-move"))
+    assert lines[-1].startswith("moved shard 1 from a to b: ")
+
+
+@pytest.mark.parametrize("where", [("a", "cluster.move.freeze"), ("b", "cluster.move.pull"), ("a", "cluster.adopt_map")])
+async def test_a_failure_before_the_switch_is_undone(pair, where):
+    sides, fail = pair
+    meta_a, node_a, _ = sides["a"]
+    meta_b, node_b, _ = sides["b"]
+    await meta_a.write(MOVING, insert("kept"))
+    fail[where] = 1
+    with pytest.raises(Failed, match="the map is unchanged|nothing was changed") as failure:
+        await MoveDriver(node_a.client, INSTANCES, lambda line: None).run(str(MOVING), "b")
+    assert "unfrozen on a" in str(failure.value)  # a freeze that timed out may still have happened
+    if where == ("a", "cluster.adopt_map"):
+        assert "b put its own copy back" in str(failure.value)
+    assert node_a.topology.version == node_b.topology.version == 1 and node_a.topology.owner_of(MOVING) == "a"
+    assert not meta_a.is_frozen(MOVING) and await meta_a.write(MOVING, insert("after")) > 0
+    assert await rows(meta_a, MOVING) == ["kept", "after"] and await rows(meta_b, MOVING) == []
+    assert not [path for path in [*meta_a.root.iterdir(), *meta_b.root.iterdir()] if path.suffix not in (".sqlite", ".json")
+                and not path.name.endswith(("-wal", "-shm"))]
+
+
+async def test_the_target_pulls_in_chunks_and_installs_only_a_copy_that_checks_out(pair):
+    sides, _ = pair
+    meta_a, _, mover_a = sides["a"]
+    meta_b, _, mover_b = sides["b"]
+    await meta_a.write(MOVING, insert("x" * 50_000))
+    frozen = await mover_a.freeze(FreezeArgs(MOVING, "m1"))
+    with pytest.raises(ProcedureError, match="do not hash to"):
+        await mover_b.pull(PullArgs(MOVING, "m1", "a", frozen.bytes, "0" * 64, chunk_bytes=4096))
+    assert await rows(meta_b, MOVING) == [] and not list(meta_b.root.glob("*.incoming"))
+    installed = await mover_b.pull(PullArgs(MOVING, "m1", "a", frozen.bytes, frozen.sha256, chunk_bytes=4096))
+    assert installed.chunks == -(-frozen.bytes // 4096) and await rows(meta_b, MOVING) == ["x" * 50_000]
+    assert await meta_b.write(MOVING, insert("on b")) > 0  # reopened, writable
+
+
+async def test_a_freeze_lifts_itself_when_no_chunk_is_read_for_its_lease(pair):
+    meta_a, _, mover_a = pair[0]["a"]
+    await mover_a.freeze(FreezeArgs(MOVING, "m1", lease_seconds=60))
+    await mover_a.chunk(ChunkArgs(MOVING, "m1", offset=0, size=10))
+    outgoing = mover_a.outgoing[MOVING]
+    mover_a._expire(MoveRef(MOVING, "m1"))  # what the loop's timer calls; the lease was just renewed
+    assert mover_a._expiring is None and meta_a.is_frozen(MOVING)
+    outgoing.expires = 0.0  # as if the lease had run out
+    mover_a._expire(MoveRef(MOVING, "m1"))
+    await mover_a._expiring
+    assert not meta_a.is_frozen(MOVING) and MOVING not in mover_a.outgoing and not outgoing.path.exists()
+
+
+async def test_the_switch_is_refused_without_the_freeze_and_maps_only_go_forward(pair):
+    sides, _ = pair
+    meta_a, node_a, mover_a = sides["a"]
+    moved = node_a.topology.with_shard_moved(MOVING, "b")
+    for move in (MoveRef(MOVING, "m9"), None):  # a restarted source has lost its freeze, and takes writes
+        with pytest.raises(ProcedureError, match="shard 1 is not frozen here"):
+            await mover_a.adopt_map(AdoptArgs(moved.version, moved.ranges(), move))
+    await meta_a.freeze(MOVING, "moving")
+    with pytest.raises(ProcedureError, match="shard 1 is not frozen here for this move"):
+        await mover_a.adopt_map(AdoptArgs(moved.version, moved.ranges(), MoveRef(MOVING, "m9")))
+    assert (await mover_a.adopt_map(AdoptArgs(moved.version, moved.ranges()))).changed  # a re-run's push
+    assert not (await mover_a.adopt_map(AdoptArgs(moved.version, moved.ranges()))).changed
+    with pytest.raises(ProcedureError, match="older than the version 2 of 'a'"):
+        await mover_a.adopt_map(AdoptArgs(1, RANGES))
+    with pytest.raises(ProcedureError, match="another map with version 2"):
+        await mover_a.adopt_map(AdoptArgs(2, RANGES))
+    assert msgspec.json.decode((node_a.map_directory / "topology.json").read_bytes())["version"] == 2
+
+
+def test_a_forwarded_shard_moving_error_is_raised_again_as_itself():
+    with pytest.raises(ShardMoving, match="moving"):
+        _raise_again(RpcCallFailed("a", "x.register", "shard_moving", "shard 1 is moving to another instance; retry"))
+
+
+async def test_a_frozen_shard_answers_503_with_retry_after(client):
+    name = next(names_on(2, "frozen"))
+    # The flag alone: meta.freeze would await the writer from this loop, and the app's stores run on another.
+    client.app.state.meta.shards[2].writer.freeze("shard 2 is moving to another instance; retry")
+    answer = await client.post("/api/v1/accounts", json={"username": name, "password": PASSWORD})
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "1", answer.text
+    client.app.state.meta.unfreeze(2)
+    assert (await client.post("/api/v1/accounts", json={"username": name, "password": PASSWORD})).status_code == 201
