@@ -54,6 +54,7 @@ from ..stores.counters import Counters, bump
 from ..stores.meta import ShardedMeta
 from . import records, text
 from .records import PostCard, PostRecord, as_card
+from .pages import PostPage, PostView, decode_cursor  # noqa: F401 (imported from here by other modules)
 from .reactions import LIKE, SAVE, ViewerFlags
 
 KINDS = ("post", "reel")
@@ -63,37 +64,10 @@ NEWEST = (1 << 63) - 1  # a cursor before every id
 MAX_PAGE_ROUNDS = 5
 
 
-class PostView(msgspec.Struct, frozen=True):
-    """A post as one viewer sees it."""
-
-    record: PostCard
-    author: UserRecord
-    mentions: list[str]
-    like_count: int
-    comment_count: int
-    liked: bool
-    saved: bool
-
-
-class PostPage(msgspec.Struct):
-    posts: list[PostView]
-    next_cursor: str | None
-
-
 # (before, n) -> up to n (position, post_id) pairs, newest first, positions < before.
 FetchNewest = Callable[[int, int], Awaitable[list[tuple[int, int]]]]
 # Runs inside the create transaction, on the author's shard; raising rolls the post back.
 CreateHook = Callable[[sqlite3.Connection, PostRecord], None]
-
-def decode_cursor(cursor: str | None, first: int) -> int:
-    """A page position from `?cursor=` (absent or empty: the first page)."""
-    if not cursor:
-        return first
-    position = parse_id(cursor)
-    if position is None:
-        raise InvalidInput("cursor is not one this server gave out")
-    return position
-
 
 def _newest(lists: Iterable[list[int]], n: int) -> list[int]:
     """The n largest ids of lists that are each newest first (so each list's n newest hold
