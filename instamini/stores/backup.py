@@ -35,6 +35,8 @@ from pathlib import Path
 
 import msgspec
 
+from .blobs import fsync_dir  # noqa: F401 (re-exported: backup_take and backup_restore use it from here)
+
 HASH_CHUNK_BYTES = 1 << 20
 
 
@@ -164,10 +166,3 @@ def fsync_tree(root: Path) -> None:
         fsync_dir(Path(directory))
 
 
-def fsync_dir(path: Path) -> None:
-    # A rename or a new file is durable only once its directory is fsynced.
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -135,7 +135,7 @@ class Spool:
         return self.hash.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     # A new name in a directory is only durable once the directory is fsynced.
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -252,9 +252,9 @@ class FileBlobStore(BlobStore):
         for directory in (final.parent.parent, final.parent):
             if not directory.exists():
                 directory.mkdir(exist_ok=True)
-                _fsync_dir(directory.parent)
+                fsync_dir(directory.parent)
         os.replace(temp, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
 
     async def read(self, key: str, start: int = 0, end: int | None = None) -> bytes:
         file = self._file_for(key)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import sqlite3
 
 import httpx
+import lmdb
 import pytest
 
 from instamini.cluster.launch import LocalCluster
+from instamini.stores.cache_base import encode_key
 from instamini.stores.meta import shard_for_text
 
 FAST = """
@@ -48,6 +50,16 @@ def holders(cluster: LocalCluster, sql: str, value) -> list[str]:
                 if value in [row[0] for row in conn.execute(sql)]:
                     found.append(instance)
     return found
+
+
+def cached(cluster, instance: str, table: str, key) -> bool:
+    """Whether the instance's LMDB cache holds `key` in `table` (read beside the running server)."""
+    env = lmdb.open(str(cluster.servers[instance].data_dir / "cache"), readonly=True, max_dbs=64)
+    try:
+        with env.begin(db=env.open_db(table.encode(), create=False)) as txn:
+            return txn.get(encode_key(key)) is not None
+    finally:
+        env.close()
 
 
 def two_instances(extra_toml: str = ""):

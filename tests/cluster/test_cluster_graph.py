@@ -19,7 +19,6 @@ import sqlite3
 import time
 
 import httpx
-import lmdb
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -29,11 +28,10 @@ from instamini.app import create_app
 from instamini.cluster import RpcUnavailable
 from instamini.graph.edges import decode_ops
 from instamini.graph.outbox import OutboxMixin
-from instamini.stores.cache_base import encode_key
 from instamini.stores.meta import shard_for_text
 from tests.accounts.helpers import in_app, state_of
 from tests.cluster.conftest import TWO, cluster_toml
-from tests.cluster.harness import OWNERS, SHARDS, Person, holders, name_owned_by, two_instances
+from tests.cluster.harness import OWNERS, SHARDS, Person, cached, holders, name_owned_by, two_instances
 from tests.conftest import make_config
 
 cluster = two_instances()
@@ -132,16 +130,6 @@ def outbox(cluster) -> dict[str, int]:
 def edge_holders(cluster, src: Person, kind: str, dst: Person) -> list[str]:
     sql = f"SELECT src FROM edges WHERE kind = '{kind}' AND dst = {int(dst.id)}"
     return holders(cluster, sql, int(src.id))
-
-
-def cached(cluster, instance: str, table: str, key) -> bool:
-    """Whether the instance's LMDB cache holds `key` in `table` (read beside the running server)."""
-    env = lmdb.open(str(cluster.servers[instance].data_dir / "cache"), readonly=True, max_dbs=64)
-    try:
-        with env.begin(db=env.open_db(table.encode(), create=False)) as txn:
-            return txn.get(encode_key(key)) is not None
-    finally:
-        env.close()
 
 
 def profile(cluster, viewer: Person | None, person: Person) -> list[tuple[int, int, dict | None]]:

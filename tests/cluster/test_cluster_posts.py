@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import time
 
-import lmdb
 
-from instamini.stores.cache_base import encode_key
-from tests.cluster.harness import Person, holders, name_owned_by, two_instances
+from tests.cluster.harness import Person, cached, holders, name_owned_by, two_instances
 from tests.media.helpers import jpeg_bytes
 
 cluster = two_instances()
@@ -34,16 +32,6 @@ def ready_upload(person: Person, instance: str) -> str:
         time.sleep(0.05)  # a real subprocess does the work: there is no job loop to step
     assert status == "ready"
     return media_id
-
-
-def cached(cluster, instance: str, table: str, key) -> bool:
-    """Whether the instance's LMDB cache holds `key` in `table` (read beside the running server)."""
-    env = lmdb.open(str(cluster.servers[instance].data_dir / "cache"), readonly=True, max_dbs=64)
-    try:
-        with env.begin(db=env.open_db(table.encode(), create=False)) as txn:
-            return txn.get(encode_key(key)) is not None
-    finally:
-        env.close()
 
 
 def seen_by(person: Person, post_id: int) -> list[tuple[int, int, bool, bool]]:
