@@ -20,7 +20,8 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from .accounts.plugin import AccountsModule
 from .cluster.plugin import ClusterModule
 from .config import Config
-from .errors import InstaminiError, error_response, too_deep_response, validation_response
+from .cluster.errors import RpcUnavailable
+from .errors import InstaminiError, error_response, too_deep_response, unavailable_response, validation_response
 from .explore.plugin import ExploreModule
 from .feed.plugin import FeedModule
 from .graph.plugin import GraphModule
@@ -71,6 +72,7 @@ def create_app(config: Config | None = None) -> Litestar:
             InstaminiError: error_response,
             ValidationException: validation_response,
             RecursionError: too_deep_response,
+            RpcUnavailable: unavailable_response,  # an instance of the cluster is down
         },
         openapi_config=OpenAPIConfig(
             title="instamini", version="1", path="/schema", render_plugins=[SwaggerRenderPlugin()]
