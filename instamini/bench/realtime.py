@@ -58,7 +58,8 @@ from pathlib import Path
 
 from ..config import RealtimeConfig
 from ..ids import shard_of
-from .feed import _query, read_network, say, seed_network
+from .feed import say, seed_network
+from .feed_network import _query, read_network
 from .foundation import SERVER_TOML, _cpus
 from .procstats import ServerUsage, open_files_limit, raise_open_files_limit, rss_kb, settle, worker_pid
 from .realtime_messages import deliver_messages
