@@ -81,17 +81,21 @@ def _wire_type(hint: Any) -> Any:
     return hint
 
 
+# A method's signature, read once: every forwarded call binds its arguments with it.
+_signature = functools.cache(inspect.signature)
+
+
 @functools.cache
 def _types(function: Callable) -> tuple[Any, Any]:
     """(tuple of the parameter types after self, the return type), from the annotations."""
     hints = typing.get_type_hints(function)
-    names = list(inspect.signature(function).parameters)[1:]
+    names = list(_signature(function).parameters)[1:]
     return tuple[tuple(_wire_type(hints.get(name, Any)) for name in names)], hints.get("return", Any)
 
 
 def _positional(function: Callable, self: Any, args: tuple, kwargs: dict) -> tuple:
     """Every argument after self, defaults filled in, in the signature's order: what travels."""
-    bound = inspect.signature(function).bind(self, *args, **kwargs)
+    bound = _signature(function).bind(self, *args, **kwargs)
     bound.apply_defaults()
     return tuple(bound.arguments.values())[1:]
 
@@ -99,7 +103,7 @@ def _positional(function: Callable, self: Any, args: tuple, kwargs: dict) -> tup
 def _call(function: Callable, self: Any, values: tuple):
     """The call `_positional` describes, keyword-only parameters passed by name again."""
     args, kwargs = [], {}
-    for parameter, value in zip(list(inspect.signature(function).parameters.values())[1:], values):
+    for parameter, value in zip(list(_signature(function).parameters.values())[1:], values):
         if parameter.kind is inspect.Parameter.KEYWORD_ONLY:
             kwargs[parameter.name] = value
         else:

@@ -46,7 +46,7 @@ from ..cluster.forward import owned, owned_batch
 from ..config import PostsConfig
 from ..errors import Forbidden, InvalidInput, NotFound
 from ..graph.service import GraphService
-from ..ids import IdGenerator, parse_id, shard_of
+from ..ids import IdGenerator, shard_of
 from ..media import records as media_records
 from ..stores.blobs import BlobStore
 from ..stores.cache_base import CacheBackend, CacheTable

@@ -7,7 +7,6 @@ started, so what "a" forwards to it shows how a down instance is handled.
 
 from __future__ import annotations
 
-import asyncio
 from types import SimpleNamespace
 
 import pytest
@@ -15,20 +14,13 @@ import pytest
 from instamini.cluster import RpcRegistry
 from instamini.realtime.cluster_hub import ClusterHub
 from instamini.realtime.hub import Hub
+from tests.messages.helpers import FakeSocket
 from tests.cluster.conftest import client_b, instance_a, topology_of  # noqa: F401 (fixtures)
 
 
-class Socket:
-    def __init__(self, user_id: int, digest: bytes = b"token") -> None:
-        self.user_id, self.token_digest = user_id, digest
-        self.queue: asyncio.Queue = asyncio.Queue(maxsize=10)
-        self.closed: tuple[int, str] | None = None
-
-    def overflow(self) -> None:
-        self.closed = (1008, "too slow")
-
-    def close_soon(self, code: int, reason: str) -> None:
-        self.closed = (code, reason)
+def Socket(user_id: int, digest: bytes = b"token") -> FakeSocket:
+    """A connection of user `user_id` opened with the session whose digest is `digest`."""
+    return FakeSocket(SimpleNamespace(id=str(user_id), token=digest.decode()))
 
 
 def hub_of_b(client, **options) -> ClusterHub:
