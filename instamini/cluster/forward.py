@@ -18,6 +18,12 @@ which is what keeps every LMDB cache right without invalidation traffic.
 one call with its ids, all at once, and the dicts are merged; a page that spans three
 instances costs at most one call per instance.
 
+A read over every shard (a search, a hashtag's newest posts) is a method marked
+`@owned_shards` whose first argument is a list of shards, all one instance's;
+`scatter(service, method, ...)` calls it once per instance with that instance's shards
+(`shard_groups`) and returns the results in a list. `local_shards(service)` is what a
+background loop (a janitor, an outbox) works on: the shards this instance owns.
+
 The service names its cluster node `self.cluster` (None on a single instance, when the
 decorated method is called directly at the cost of one attribute read), and
 `serve_owned(node, service)` registers a procedure per decorated method, named after it
@@ -36,7 +42,7 @@ import collections.abc
 import functools
 import inspect
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..errors import InstaminiError, RateLimited
@@ -174,6 +180,33 @@ def owned_batch(method: Callable) -> Callable:
 
     setattr(forwarding, OWNED, method)
     return forwarding
+
+
+def owned_shards(method: Callable) -> Callable:
+    """Run the method on the owner of its first argument, a list of shards one instance owns
+    (a group from `shard_groups`): a scatter over every shard is one call per instance."""
+    return owned(lambda self, shards, *_, **__: shards[0])(method)
+
+
+def local_shards(service: Any) -> Sequence[int]:
+    """The shards this instance owns, whose background work (janitors, outboxes) is its own:
+    every shard on a single instance."""
+    node = service.cluster
+    return range(service.meta.shard_count) if node is None else node.topology.local_shards
+
+
+def shard_groups(service: Any) -> list[list[int]]:
+    """Every shard, in one group per instance that owns some (one group on a single instance):
+    what a method marked `@owned_shards` is called with, once per group."""
+    shards = range(service.meta.shard_count)
+    if service.cluster is None:
+        return [list(shards)]
+    return list(service.cluster.topology.group_by_instance(shards).values())
+
+
+async def scatter(service: Any, method: Callable, *args: Any) -> list:
+    """`method(group, *args)` for every group of `shard_groups` at once; their results, in order."""
+    return await asyncio.gather(*(method(group, *args) for group in shard_groups(service)))
 
 
 def join_cluster(state, service: Any) -> None:

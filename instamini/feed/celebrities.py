@@ -42,6 +42,7 @@ from ..cluster import RpcError
 from ..ids import group_by_shard
 from ..stores.counters import Counters
 from ..stores.meta import ShardedMeta
+from ..cluster.forward import local_shards
 
 log = logging.getLogger(__name__)
 LEAVE_BELOW = 0.9
@@ -86,7 +87,7 @@ class Celebrities:
         node.procedures.register(EXCHANGE, exchange)
 
     def _shards(self) -> range | tuple[int, ...]:
-        return range(self.meta.shard_count) if self.cluster is None else self.cluster.topology.local_shards
+        return local_shards(self)
 
     def _set_own(self, own: frozenset[int]) -> None:
         self.own, self._version = own, self._version + 1

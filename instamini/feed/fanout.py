@@ -43,6 +43,7 @@ import msgspec
 from ..cluster import RpcError
 from ..ids import shard_of
 from ..stores.meta import ShardedMeta
+from ..cluster.forward import local_shards
 from .sources import is_active
 from .timelines import Entry, PostLists, now_ms
 
@@ -124,7 +125,7 @@ class FanoutWorker:
         self._wakeup = anyio.Event()
 
     def _shards(self) -> Iterable[int]:
-        return range(self.meta.shard_count) if self.cluster is None else self.cluster.topology.local_shards
+        return local_shards(self)
 
     async def run_once(self) -> int:
         """One round: a page of deliveries for each waiting post, to each owner due one.

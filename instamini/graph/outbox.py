@@ -25,7 +25,7 @@ import logging
 import sqlite3
 
 from ..cluster.errors import RpcError
-from ..cluster.forward import owned
+from ..cluster.forward import local_shards, owned
 from ..errors import InvalidInput
 from ..ids import shard_of
 from .edges import EdgeOp, apply_ops, decode_ops, encode_ops
@@ -117,7 +117,7 @@ class OutboxMixin:
         """One round over the outbox on this instance's shards; returns how many halves landed.
 
         An instance that did not answer is not asked again this round."""
-        shards = range(self.meta.shard_count) if self.cluster is None else self.cluster.topology.local_shards
+        shards = local_shards(self)
         delivered, silent = 0, set()
         for shard in shards:
             pairs = await self.meta.read(

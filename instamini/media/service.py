@@ -36,7 +36,7 @@ import msgspec
 from anyio import to_thread
 from litestar import Request
 
-from ..cluster.forward import owned
+from ..cluster.forward import local_shards, owned
 from ..config import Config
 from ..errors import NotFound
 from ..ids import IdGenerator, shard_of
@@ -121,7 +121,7 @@ class MediaService:
 
     def own_shards(self) -> Iterable[int]:
         """The shards whose uploads and jobs are this instance's: all of them, unless it is one of several."""
-        return range(self.meta.shard_count) if self.cluster is None else self.cluster.topology.local_shards
+        return local_shards(self)
 
     def _make_dirs(self) -> None:
         shutil.rmtree(self.work, ignore_errors=True)  # outputs of jobs that did not finish

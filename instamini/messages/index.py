@@ -34,7 +34,7 @@ from collections.abc import Container, Iterable
 
 import msgspec
 
-from ..cluster.forward import owned
+from ..cluster.forward import local_shards, owned
 from ..ids import shard_of
 from ..stores.meta import ShardedMeta
 
@@ -126,7 +126,7 @@ class UserIndex:
 
     def local_shards(self) -> Iterable[int]:
         """The shards whose outbox this instance replays: its own (every shard on a single instance)."""
-        return range(self.meta.shard_count) if self.cluster is None else self.cluster.topology.local_shards
+        return local_shards(self)
 
     async def replay(self) -> int:
         """Deliver the outbox rows of this instance's shards (what a crash or an unreachable

@@ -42,7 +42,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 import msgspec
 
 from ..accounts.service import AccountsService, UserRecord
-from ..cluster.forward import owned, owned_batch
+from ..cluster.forward import owned, owned_batch, owned_shards, scatter
 from ..config import PostsConfig
 from ..errors import Forbidden, InvalidInput, NotFound
 from ..graph.service import GraphService
@@ -264,19 +264,12 @@ class PostsService:
         tag = text.normal_tag(tag)
 
         async def newest(before: int, n: int) -> list[tuple[int, int]]:
-            per_owner = await asyncio.gather(*(self.tagged_ids(shards, tag, before, n) for shards in self._shards_by_owner()))
+            per_owner = await scatter(self, self.tagged_ids, tag, before, n)
             return [(post_id, post_id) for post_id in _newest(per_owner, n)]
 
         return await self.visible_page(viewer_id, newest, cursor, limit)
 
-    def _shards_by_owner(self) -> list[list[int]]:
-        """Every shard, in one group per instance that owns some (one group on a single instance)."""
-        shards = range(self.meta.shard_count)
-        if self.cluster is None:
-            return [list(shards)]
-        return list(self.cluster.topology.group_by_instance(shards).values())
-
-    @owned(lambda self, shards, *_: shards[0])
+    @owned_shards
     async def tagged_ids(self, shards: list[int], tag: str, before: int, n: int) -> list[int]:
         """The n newest ids before `before` of posts with the tag on `shards` (all one owner's)."""
         per_shard = await asyncio.gather(
