@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 import anyio
 from litestar import Litestar
 
+from ..cluster.forward import join_cluster
 from ..module import Module
 from .migrations import MIGRATIONS
 from .cache import CACHE_TABLES
@@ -36,6 +37,7 @@ class StoriesModule(Module):
             state.meta, state.ids, state.accounts, state.graph, state.blobs, self.config.stories, app.emit,
             state.cache, state.get,
         )
+        join_cluster(state, stories)  # each story's work on its author's owner (docs/cluster.md)
         state.graph.on_change.append(stories.cached.graph_changed)
         async with anyio.create_task_group() as background:
             if self.config.media.background_jobs:

@@ -19,6 +19,13 @@ module is on; what is shown is reported to `state.impressions` when it exists.
 Visibility is the posts rule: never across a block, nor from a suspended account,
 and a private account's stories only to its approved followers (and itself).
 
+In a cluster (docs/cluster.md) every method that reads or writes a story runs on the
+owner of the author's shard (`@owned`), where the story, its media, its seen marks and
+their cache entries live. The tray is made on the viewer's owner (whom they follow is
+there, and their impressions are logged there), which asks each author's owner, one
+call per instance (`@owned_batch`), for their live stories and the viewer's seen
+marks; the janitor works on this instance's own shards.
+
 Cost: a warm tray makes no SQLite call: three batched LMDB reads (followees,
 story lists, seen marks) plus the cached users and relationships, then one ranker
 call. A cold tray costs one query on the viewer's shard and two per shard holding
@@ -35,6 +42,7 @@ import msgspec
 
 from ..accounts.service import AccountsService, UserRecord
 from ..background import every
+from ..cluster.forward import local_shards, owned, owned_batch
 from ..config import StoriesConfig
 from ..errors import NotFound
 from ..feed.ranker import Candidate, RecencyRanker
@@ -99,9 +107,11 @@ class StoriesService:
         # "ranker" and "impressions" are optional, their modules may be off.
         self.service = service
         self.fallback_ranker = RecencyRanker(clock_ms=lambda: self.clock_ms())
+        self.cluster = None  # a cluster node when this is one of several instances (join_cluster)
 
     # -- writing ---------------------------------------------------------------------
 
+    @owned(lambda self, author_id, media_id: shard_of(author_id))
     async def post(self, author_id: int, media_id: int) -> StoryRecord:
         shard = shard_of(author_id)
         story_id = self.ids.next_id(shard)
@@ -114,6 +124,7 @@ class StoriesService:
         self.emit("story.posted", story_id=story_id, author_id=author_id)
         return story
 
+    @owned(lambda self, viewer_id, story_id: shard_of(story_id))
     async def mark_seen(self, viewer_id: int, story_id: int) -> None:
         story = await self.visible_story(viewer_id, story_id)
         if viewer_id == story.author_id:
@@ -124,6 +135,7 @@ class StoriesService:
         if new:
             self.emit("story.seen", story_id=story_id, author_id=story.author_id, viewer_id=viewer_id)
 
+    @owned(lambda self, story_id: shard_of(story_id))
     async def remove(self, story_id: int) -> bool:
         """Delete a story and its media before its end (moderation's takedown); False if none."""
         if shard_of(story_id) >= self.meta.shard_count:
@@ -138,6 +150,7 @@ class StoriesService:
 
     # -- reading ---------------------------------------------------------------------
 
+    @owned(lambda self, story_id: shard_of(story_id))
     async def load(self, story_id: int) -> StoryRecord | None:
         """A live story, or None if missing or expired."""
         if shard_of(story_id) >= self.meta.shard_count:
@@ -160,6 +173,7 @@ class StoriesService:
             raise NotFound(f"no story {story_id}")
         return story
 
+    @owned(lambda self, viewer_id, story_id: shard_of(story_id))
     async def viewers(self, viewer_id: int, story_id: int) -> list[Viewer]:
         """Who has seen the story, newest first: for its author only (others: 404)."""
         story = await self.load(story_id)
@@ -174,14 +188,15 @@ class StoriesService:
         shown = [Viewer(users[row[0]], row[1]) for row in rows if row[0] in users]
         return [v for v in shown if not (await self.graph.relationship(viewer_id, v.user.id)).hidden]
 
+    @owned(lambda self, viewer_id: shard_of(viewer_id))  # where the viewer's impressions are logged
     async def tray(self, viewer_id: int) -> list[TrayEntry]:
         """Whom the viewer follows (and the viewer) with live stories: unseen first, then ranked."""
         now = self.clock_ms()
-        following = await self.cached.following(viewer_id)
-        by_author = await self.cached.stories_of([viewer_id, *following], now)
+        following = await self.followees(viewer_id)
+        by_author = await self.live_stories([viewer_id, *following], now)
         users = await self.accounts.get_users(by_author)
         shown = [a for a in by_author if a in users and await self.may_see(viewer_id, users[a])]
-        seen = await self.cached.seen_by(viewer_id, [a for a in shown if a != viewer_id])
+        seen = await self.seen_marks([a for a in shown if a != viewer_id], viewer_id)
         entries = {
             author: TrayEntry(
                 users[author],
@@ -192,6 +207,21 @@ class StoriesService:
         ordered = self.rank(viewer_id, entries)[: self.config.tray_size]
         self.record_impressions(viewer_id, ordered)
         return ordered
+
+    # The tray's three reads, each where its data lives (and is cached).
+
+    @owned(lambda self, viewer_id: shard_of(viewer_id))
+    async def followees(self, viewer_id: int) -> list[int]:
+        return await self.cached.following(viewer_id)
+
+    @owned_batch
+    async def live_stories(self, author_ids: list[int], now_ms: int) -> dict[int, list[StoryRecord]]:
+        return await self.cached.stories_of(author_ids, now_ms)
+
+    @owned_batch
+    async def seen_marks(self, author_ids: list[int], viewer_id: int) -> dict[int, list[int]]:
+        """author -> ids of their stories the viewer has seen (the marks are on the author's shard)."""
+        return {author: sorted(ids) for author, ids in (await self.cached.seen_by(viewer_id, author_ids)).items()}
 
     def rank(self, viewer_id: int, entries: dict[int, TrayEntry]) -> list[TrayEntry]:
         """Unseen first; within each group the ranker's order (unranked authors last, newest first)."""
@@ -212,10 +242,10 @@ class StoriesService:
     # -- the janitor -----------------------------------------------------------------
 
     async def run_once(self) -> int:
-        """Delete expired stories and their media on every shard; returns how many went."""
+        """Delete expired stories and their media on this instance's shards; returns how many went."""
         deleted = 0
         cutoff = self.clock_ms()
-        for shard in range(self.meta.shard_count):
+        for shard in local_shards(self):
             gone, keys = await self.meta.write(shard, lambda conn: records.delete_expired(conn, cutoff))
             deleted += len(gone)
             by_author: dict[int, set[int]] = {}
