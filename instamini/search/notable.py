@@ -23,8 +23,9 @@ import asyncio
 import logging
 import time
 
+from collections.abc import Awaitable, Callable
+
 from ..accounts.service import AccountsService
-from ..stores.meta import ShardedMeta
 from . import query
 
 log = logging.getLogger(__name__)
@@ -34,21 +35,21 @@ REFRESH_SECONDS = 600.0
 
 
 class NotablePeople:
-    def __init__(self, meta: ShardedMeta, accounts: AccountsService, size: int = NOTABLE_SIZE) -> None:
-        self.meta, self.accounts, self.size = meta, accounts, size
+    def __init__(
+        self,
+        most_followed: Callable[[int], Awaitable[list[tuple[int, int]]]],
+        accounts: AccountsService,
+        size: int = NOTABLE_SIZE,
+    ) -> None:
+        # most_followed(n): (user id, followers) of each shard's n most-followed (SearchService's scatter)
+        self.most_followed, self.accounts, self.size = most_followed, accounts, size
         self.people: list[tuple[int, tuple[str, ...]]] = []  # (user id, words of username and display name)
         self.loaded_at = float("-inf")
         self._refreshing: asyncio.Task | None = None
 
     async def refresh(self) -> None:
-        rows = []
-        for shard in range(self.meta.shard_count):
-            rows += await self.meta.read(
-                shard,
-                "SELECT object_id, value FROM counters WHERE name = 'followers' AND value > 0 ORDER BY value DESC LIMIT ?",
-                (self.size,),
-            )
-        top = [row[0] for row in sorted(rows, key=lambda row: -row[1])[: self.size]]
+        rows = await self.most_followed(self.size)
+        top = [user_id for user_id, _ in sorted(rows, key=lambda row: -row[1])[: self.size]]
         users = await self.accounts.get_users(top)
         self.people = [
             (user_id, tuple(query.tokens(f"{users[user_id].username} {users[user_id].display_name}")))

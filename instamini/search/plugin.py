@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 
+from ..cluster.forward import join_cluster
 from ..module import Module
 from .migrations import MIGRATIONS
 from .routes import ROUTES
@@ -26,6 +27,9 @@ class SearchModule(Module):
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
         state = app.state
         search = state.search = SearchService(state.meta, state.accounts, state.counters, state.posts, self.config.search)
-        await search.notable.refresh()
+        join_cluster(state, search)  # each shard searched by its owner (docs/cluster.md)
+        if search.cluster is None:
+            await search.notable.refresh()
+        # In a cluster the other instances may not be up yet: the first search loads it.
         yield
         search.notable.stop()

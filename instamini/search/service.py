@@ -20,6 +20,10 @@ scatters one FTS5 query per shard (asyncio.gather of meta.read) and gathers:
   Both tag orders hydrate through PostsService, which drops the posts of authors
   blocked either way or hidden from everyone (suspended); tests/search/test_suspended.py.
 
+In a cluster (docs/cluster.md) each shard is read by its owner: the per-shard reads are
+methods marked `@owned_shards`, called once per instance with its shards (`scatter`),
+so a search costs one call per instance for people, one for tags and one for totals.
+
 Cost: per search two reads per shard (people, tags) plus one for hashtag totals and
 one on the caller's shard for blocks; a top page one read per shard plus cached counters.
 """
@@ -31,6 +35,7 @@ import heapq
 import re
 
 from ..accounts.service import AccountsService, UserRecord
+from ..cluster.forward import owned_shards, scatter
 from ..config import SearchConfig
 from ..errors import InvalidInput, NotFound
 from ..posts import text
@@ -42,6 +47,7 @@ from .notable import NotablePeople
 from .query import Match
 
 TOP_WINDOW = 200  # the top of a tag is taken among its newest posts
+NEWEST = 2**63 - 1  # an id above every post's: `tagged_ids` before it gives the newest
 PER_SHARD_FACTOR = 3  # candidates per shard, per result wanted: room for blocked and ties
 # bm25 is computed for at most this many matches per shard: a one-letter prefix matches
 # thousands, and scoring them all costs tens of ms; the well-known among them come from
@@ -67,11 +73,11 @@ def tiered_sql(template: str, match: Match, n: int) -> tuple[str, list]:
     return " UNION ALL ".join(parts), params
 
 
-def best_tiers(rows: list, key: str) -> dict:
-    """key -> its best (lowest) tier over all rows."""
+def best_tiers(found: list[tuple]) -> dict:
+    """key -> its best (lowest) tier over every (key, tier) found."""
     tiers: dict = {}
-    for row in rows:
-        tiers[row[key]] = min(row["tier"], tiers.get(row[key], 9))
+    for key, tier in found:
+        tiers[key] = min(tier, tiers.get(key, 9))
     return tiers
 
 
@@ -96,11 +102,46 @@ class SearchService:
         self, meta: ShardedMeta, accounts: AccountsService, counters: Counters, posts: PostsService, config: SearchConfig
     ) -> None:
         self.meta, self.accounts, self.counters, self.posts, self.config = meta, accounts, counters, posts, config
-        self.notable = NotablePeople(meta, accounts)
+        self.notable = NotablePeople(self._most_followed, accounts)
+        self.cluster = None  # a cluster node when this is one of several instances (join_cluster)
 
-    async def _scatter(self, sql: str, params: list) -> list:
-        per_shard = await asyncio.gather(*(self.meta.read(s, sql, params) for s in range(self.meta.shard_count)))
+    # -- the reads of every shard, each run by the shard's owner (one call per instance) --
+
+    async def _each_shard(self, shards: list[int], sql: str, params: list) -> list:
+        per_shard = await asyncio.gather(*(self.meta.read(shard, sql, params) for shard in shards))
         return [row for rows in per_shard for row in rows]
+
+    @owned_shards
+    async def people_on(self, shards: list[int], match: Match, n: int) -> list[tuple[int, int]]:
+        """(user id, tier) of each shard's best n people for the match."""
+        rows = await self._each_shard(shards, *tiered_sql(_PEOPLE, match, n))
+        return [(row["id"], row["tier"]) for row in rows]
+
+    @owned_shards
+    async def tags_on(self, shards: list[int], match: Match, n: int) -> list[tuple[str, int]]:
+        """(tag, tier) of each shard's n matching tags with the most posts there."""
+        rows = await self._each_shard(shards, *tiered_sql(_TAGS, match, n))
+        return [(row["tag"], row["tier"]) for row in rows]
+
+    @owned_shards
+    async def tag_counts_on(self, shards: list[int], tags: list[str]) -> list[tuple[str, int]]:
+        marks = ",".join("?" * len(tags))
+        rows = await self._each_shard(shards, f"SELECT tag, posts FROM tag_counts WHERE tag IN ({marks})", tags)
+        return [(row["tag"], row["posts"]) for row in rows]
+
+    @owned_shards
+    async def most_followed_on(self, shards: list[int], n: int) -> list[tuple[int, int]]:
+        """(user id, followers) of each shard's n most-followed people."""
+        sql = "SELECT object_id, value FROM counters WHERE name = 'followers' AND value > 0 ORDER BY value DESC LIMIT ?"
+        rows = await self._each_shard(shards, sql, [n])
+        return [(row[0], row[1]) for row in rows]
+
+    async def _gather(self, method, *args) -> list:
+        """`method`'s lists from every instance, as one list."""
+        return [item for part in await scatter(self, method, *args) for item in part]
+
+    async def _most_followed(self, n: int) -> list[tuple[int, int]]:
+        return await self._gather(self.most_followed_on, n)
 
     # -- search ----------------------------------------------------------------------
 
@@ -117,7 +158,7 @@ class SearchService:
 
     async def people(self, viewer_id: int | None, match: Match, exact: str) -> list[UserRecord]:
         n = self.config.results_per_kind
-        tiers = best_tiers(await self._scatter(*tiered_sql(_PEOPLE, match, n * PER_SHARD_FACTOR)), "id")
+        tiers = best_tiers(await self._gather(self.people_on, match, n * PER_SHARD_FACTOR))
         for user_id in self.notable.matching(match.tokens)[: n * PER_SHARD_FACTOR]:
             tiers[user_id] = 0
         exact_id = await self.accounts.id_for_username(exact) if exact else None
@@ -138,7 +179,7 @@ class SearchService:
 
     async def hashtags(self, match: Match, exact: str) -> list[tuple[str, int]]:
         n = self.config.results_per_kind
-        tiers = best_tiers(await self._scatter(*tiered_sql(_TAGS, match, n * PER_SHARD_FACTOR)), "tag")
+        tiers = best_tiers(await self._gather(self.tags_on, match, n * PER_SHARD_FACTOR))
         totals = await self.tag_totals(list(tiers))
         ranked = sorted(tiers, key=lambda tag: (tag != exact, tiers[tag], -totals.get(tag, 0), tag))
         return [(tag, totals[tag]) for tag in ranked if totals.get(tag, 0) > 0][:n]
@@ -147,10 +188,9 @@ class SearchService:
         """Each tag's post count summed over every shard."""
         if not tags:
             return {}
-        marks = ",".join("?" * len(tags))
         totals: dict[str, int] = {}
-        for row in await self._scatter(f"SELECT tag, posts FROM tag_counts WHERE tag IN ({marks})", tags):
-            totals[row["tag"]] = totals.get(row["tag"], 0) + row["posts"]
+        for tag, posts in await self._gather(self.tag_counts_on, tags):
+            totals[tag] = totals.get(tag, 0) + posts
         return totals
 
     # -- a tag's posts ---------------------------------------------------------------
@@ -167,10 +207,7 @@ class SearchService:
 
     async def top_ids(self, tag: str) -> list[int]:
         """The newest TOP_WINDOW posts with the tag, most likes plus comments first (newer on ties)."""
-        rows = await self._scatter(
-            "SELECT post_id FROM post_tags WHERE tag = ? ORDER BY post_id DESC LIMIT ?", [tag, TOP_WINDOW]
-        )
-        newest = heapq.nlargest(TOP_WINDOW, (row["post_id"] for row in rows))
+        newest = heapq.nlargest(TOP_WINDOW, await self._gather(self.posts.tagged_ids, tag, NEWEST, TOP_WINDOW))
         counts = await self.counters.get_many(newest)
 
         def score(post_id: int) -> int:
