@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 
+from ..cluster.forward import join_cluster
 from ..module import Module
 from .migrations import MIGRATIONS
 from .routes import ROUTES
@@ -26,5 +27,10 @@ class ExploreModule(Module):
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
         state = app.state
-        state.explore = ExploreService(state.meta, state.posts, state.cache, state.get("ranker"), state.get("impressions"))
+        explore = state.explore = ExploreService(
+            state.meta, state.posts, state.cache, state.get("ranker"), state.get("impressions")
+        )
+        # Pages on the viewer's owner, each shard read by its own (docs/cluster.md).
+        join_cluster(state, explore)
+        join_cluster(state, explore.reads)
         yield

@@ -22,9 +22,14 @@ is one of its features, beside affinity, engagement and age), and the page shown
 is logged as impressions, so Explore learns from what people like there. With the
 ranker module off, SourceRanker's fixed formula orders them.
 
+In a cluster (docs/cluster.md) a page is made on the viewer's owner (`@owned`), where
+their seen marks and ranked snapshots are cached and their impressions logged, and
+each query runs on the owners of the shards it reads (reads.py): one call per instance.
+
 Cost, per request: a few queries on the viewer's shard (follows, blocks, own posts),
 and at most five scatters to every shard (recent likes, co-likers, their likes,
-tags, followees' follows' posts; or trending), each returning at most PER_QUERY rows.
+tags, followees' follows' posts; or trending), each returning at most PER_QUERY rows
+(reads.py, where the queries are).
 The reads behind them are indexed and bounded by the few users, tags and authors
 fed in (at most CO_LIKERS, TAGS, FRIENDS_OF_FRIENDS), except two: the co-likers'
 likes are all read to sort them (index likes_by_user, see migrations.py), and
@@ -43,22 +48,21 @@ import math
 import time
 from collections.abc import Iterable, Sequence
 
+from ..cluster.forward import owned
 from ..feed.ranker import Candidate, ImpressionSink, Ranker, Scored
 from ..feed.service import _offset
 from ..feed.snapshots import RankedSnapshots
-from ..ids import EPOCH_MS, SEQUENCE_BITS, SHARD_BITS, created_ms, group_by_shard, shard_of
+from ..ids import EPOCH_MS, SEQUENCE_BITS, SHARD_BITS, created_ms, shard_of
 from ..posts.service import PostPage, PostsService, PostView
 from ..stores.cache_base import CacheBackend, CacheTable
 from ..stores.meta import ShardedMeta
+from .reads import FRIENDS_OF_FRIENDS, ExploreReads
 
 WEIGHTS = {"co_engagement": 3.0, "hashtags": 2.0, "friends_of_friends": 1.5, "trending": 1.0}
 POOL = 300  # candidates hydrated and scored, at most
-PER_QUERY = 100  # rows one query on one shard may return
 RECENT_LIKES = 20  # of the viewer's likes, the newest this many seed co-engagement and tags
 CO_LIKERS = 50
 TAGS = 10
-FOLLOWEES = 50
-FRIENDS_OF_FRIENDS = 200
 TRENDING_DAYS = 7
 HALF_LIFE_HOURS = 48.0
 SEEN, SEEN_KEEP, SESSION_MINUTES = "explore_seen", 1000, 30
@@ -103,7 +107,10 @@ class ExploreService:
         self.impressions = impressions
         self.seen = CacheTable(cache, SEEN, dict[int, int])  # viewer -> {post id: first shown ms}
         self.snapshots = RankedSnapshots(cache)
+        self.reads = ExploreReads(meta)
+        self.cluster = None  # a cluster node when this is one of several instances (join_cluster)
 
+    @owned(lambda self, viewer_id, *_: shard_of(viewer_id))
     async def page(self, viewer_id: int, cursor: str | None, limit: int) -> PostPage:
         offset = _offset(cursor)
         order = self.snapshots.load(viewer_id, "explore") if offset else None
@@ -120,7 +127,7 @@ class ExploreService:
 
     async def ranked(self, viewer_id: int) -> list[tuple[PostView, str]]:
         """The pool, scored by the ranker, best first, as (view, source)."""
-        excluded = {viewer_id, *await self._edges(viewer_id, ("following", "blocking", "blocked_by"))}
+        excluded = {viewer_id, *(row["dst"] for row in await self.reads.by_shard("excluded_authors", [viewer_id]))}
         sources = await self.candidates(viewer_id, excluded)
         views = await self.posts.hydrate(viewer_id, list(sources))
         seen = self._seen_before(viewer_id)
@@ -173,86 +180,42 @@ class ExploreService:
                 return
             found.setdefault(post_id, source)  # sources are added strongest first
 
-    async def _scatter(self, sql: str, params: Sequence) -> list:
-        """The same query on every shard."""
-        per_shard = await asyncio.gather(*(self.meta.read(s, sql, params) for s in range(self.meta.shard_count)))
-        return [row for rows in per_shard for row in rows]
-
-    async def _by_shard(self, sql: str, ids: Iterable[int], params: Sequence = ()) -> list:
-        """One query per shard holding some of `ids`; `{ids}` in sql stands for them, bound last."""
-
-        async def one(shard: int, group: list[int]) -> list:
-            return await self.meta.read(shard, sql.format(ids=",".join("?" * len(group))), [*params, *group])
-
-        per_shard = await asyncio.gather(*(one(s, g) for s, g in group_by_shard(ids).items()))
-        return [row for rows in per_shard for row in rows]
-
-    async def _edges(self, user_id: int, kinds: Sequence[str], limit: int = 5000) -> list[int]:
-        marks = ",".join("?" * len(kinds))
-        rows = await self.meta.read(
-            shard_of(user_id), f"SELECT dst FROM edges WHERE src = ? AND kind IN ({marks}) LIMIT ?", (user_id, *kinds, limit)
-        )
-        return [row["dst"] for row in rows]
-
     async def _recent_likes(self, viewer_id: int) -> list[int]:
-        rows = await self._scatter(
-            "SELECT post_id, id FROM likes WHERE user_id = ? ORDER BY id DESC LIMIT ?", (viewer_id, RECENT_LIKES)
-        )
+        rows = await self.reads.everywhere("recent_likes", (viewer_id, RECENT_LIKES))
         return [row["post_id"] for row in heapq.nlargest(RECENT_LIKES, rows, key=lambda r: r["id"])]
 
     async def _co_engagement(self, viewer_id: int, liked: list[int], excluded: set[int]) -> list[int]:
         if not liked:
             return []
-        rows = await self._by_shard(
-            f"SELECT user_id FROM likes WHERE user_id != ? AND post_id IN ({{ids}}) ORDER BY id DESC LIMIT {PER_QUERY:d}",
-            liked,
-            (viewer_id,),
-        )
+        rows = await self.reads.by_shard("likers_of_posts", liked, (viewer_id,))
         likers = [u for u in dict.fromkeys(row["user_id"] for row in rows) if u not in excluded][:CO_LIKERS]
         if not likers:
             return []
-        marks = ",".join("?" * len(likers))
-        rows = await self._scatter(
-            f"SELECT post_id, id FROM likes WHERE user_id IN ({marks}) ORDER BY id DESC LIMIT {PER_QUERY:d}", likers
-        )
+        rows = await self.reads.everywhere("likes_of_people", values=likers)
         seen = set(liked)
         return [r["post_id"] for r in sorted(rows, key=lambda r: -r["id"]) if r["post_id"] not in seen]
 
     async def _by_hashtags(self, viewer_id: int, liked: list[int]) -> list[int]:
-        own = await self.meta.read(
-            shard_of(viewer_id), "SELECT id FROM posts WHERE author_id = ? ORDER BY id DESC LIMIT ?", (viewer_id, RECENT_LIKES)
-        )
+        own = (await self.reads.by_shard("posts_by", [viewer_id]))[:RECENT_LIKES]
         cards = await self.posts.load_cards([*liked, *(row["id"] for row in own)])
         tags = list(dict.fromkeys(tag for card in cards.values() for tag in card.hashtags))[:TAGS]
         if not tags:
             return []
-        marks = ",".join("?" * len(tags))
-        rows = await self._scatter(
-            f"SELECT DISTINCT post_id FROM post_tags WHERE tag IN ({marks}) ORDER BY post_id DESC LIMIT {PER_QUERY:d}", tags
-        )
+        rows = await self.reads.everywhere("posts_with_tags", values=tags)
         return sorted((row["post_id"] for row in rows), reverse=True)
 
     async def _friends_of_friends(self, viewer_id: int, excluded: set[int]) -> list[int]:
-        followees = (await self._edges(viewer_id, ("following",), FOLLOWEES))[:FOLLOWEES]
+        followees = [row["dst"] for row in await self.reads.by_shard("followees", [viewer_id])]
         if not followees:
             return []
-        rows = await self._by_shard(
-            f"SELECT DISTINCT dst FROM edges WHERE kind = 'following' AND src IN ({{ids}}) LIMIT {FRIENDS_OF_FRIENDS:d}",
-            followees,
-        )
+        rows = await self.reads.by_shard("followees_of", followees)
         authors = [a for a in dict.fromkeys(row["dst"] for row in rows) if a not in excluded][:FRIENDS_OF_FRIENDS]
         if not authors:
             return []
-        rows = await self._by_shard(
-            f"SELECT id FROM posts WHERE author_id IN ({{ids}}) ORDER BY id DESC LIMIT {PER_QUERY:d}", authors
-        )
+        rows = await self.reads.by_shard("posts_by", authors)
         return sorted((row["id"] for row in rows), reverse=True)
 
     async def _trending(self) -> list[int]:
         since = max(0, self.clock_ms() - TRENDING_DAYS * 86_400_000 - EPOCH_MS) << (SHARD_BITS + SEQUENCE_BITS)
-        rows = await self._scatter(
-            "SELECT post_id, COUNT(*) AS n FROM likes WHERE post_id > ? GROUP BY post_id "
-            f"ORDER BY n DESC, post_id DESC LIMIT {PER_QUERY:d}",
-            (since,),
-        )
+        rows = await self.reads.everywhere("trending", (since,))
         return [row["post_id"] for row in sorted(rows, key=lambda r: (-r["n"], -r["post_id"]))]
