@@ -24,11 +24,13 @@ from litestar import Litestar
 from litestar.events import listener
 
 from ..feed.ranker import RecencyRanker
+from ..cluster.forward import join_cluster
 from ..module import Module
 from .features import CACHE_TABLES, FeatureExtractor
 from .impressions import ImpressionLog
 from .learned import LearnedRanker
 from .migrations import MIGRATIONS
+from .signals import RankerSignals
 from .training import Trainer
 
 
@@ -66,11 +68,10 @@ class RankerModule(Module):
             self.in_flight += 1
             try:
                 kind = await post_kind(post_id)
+                if self.state is not None:
+                    await self.state.ranker_signals.acted_on_post(viewer_id, post_id, author_id, kind, action)
             finally:
                 self.in_flight -= 1
-            if self.state is not None:
-                self.state.ranker_features.interacted(viewer_id, author_id, kind, action)
-                self.state.impressions.interacted(viewer_id, post_id)
 
         @listener(SETTLE)
         async def settled(heard: asyncio.Future) -> None:
@@ -91,14 +92,12 @@ class RankerModule(Module):
         @listener("story.seen")
         async def story_seen(author_id: int, viewer_id: int, **_) -> None:
             if self.state is not None:
-                self.state.ranker_features.interacted(viewer_id, author_id, "story", "story_seen")
-                self.state.impressions.interacted(viewer_id, author_id, story=True)
+                await self.state.ranker_signals.watched_story(viewer_id, author_id)
 
         @listener("message.sent")
         async def messaged(sender_id: int, recipient_ids: list[int], **_) -> None:
             if self.state is not None:
-                for recipient in recipient_ids:
-                    self.state.ranker_features.interacted(sender_id, recipient, None, "message")
+                await self.state.ranker_signals.messaged(sender_id, recipient_ids)
 
         return [liked, saved, commented, story_seen, messaged, settled]
 
@@ -109,6 +108,10 @@ class RankerModule(Module):
         learned = state.learned_ranker = LearnedRanker(extractor)
         impressions = state.impressions = ImpressionLog(state.meta, extractor, learned, settings)
         trainer = state.ranker_trainer = Trainer(state.meta, learned, impressions, settings)
+        signals = state.ranker_signals = RankerSignals(extractor, impressions)
+        # Signals go to the actor's owner; each instance trains on its own people (docs/cluster.md).
+        join_cluster(state, signals)
+        join_cluster(state, trainer)
         await trainer.load()
         default = learned if settings.model == "learned" else RecencyRanker()
         plugins = state.get("plugins")

@@ -7,6 +7,11 @@ examples, oldest first, for a few passes with a shrinking step, and swaps it in;
 online learning carries on from there. The current weights are written to
 `ranker_weights` on shard 0 after every step, so a restart resumes where it was.
 
+In a cluster (docs/cluster.md) each instance learns from the people it owns: their
+impressions are logged and labelled there (signals.py), it trains on the examples of
+its own shards, and it keeps its weights on the first of them. So each instance's
+model fits the people it ranks for, and no instance writes another's shard.
+
 `run_once()` is one step: label what expired, flush examples, retrain if due,
 save the weights. The background loop calls it every STEP_SECONDS; tests call it.
 
@@ -24,6 +29,7 @@ import anyio
 import msgspec
 
 from ..background import every
+from ..cluster.forward import local_shards
 from ..config import RankerConfig
 from ..stores.meta import ShardedMeta
 from .features import decode_features
@@ -36,7 +42,6 @@ log = logging.getLogger(__name__)
 STEP_SECONDS = 60
 EPOCHS = 3
 MIN_EXAMPLES = 50  # fewer than this: keep the prior and online updates
-WEIGHTS_SHARD = 0
 
 
 def fit(examples: list[tuple[dict[str, float], int]], rate: float, l2: float, seed: int = 0) -> LogisticModel:
@@ -60,10 +65,14 @@ class Trainer:
         self.last_retrain_ms = 0
         self.retrains = 0
         self.saved_examples = -1
+        self.cluster = None  # a cluster node when this is one of several instances (join_cluster)
+
+    def weights_shard(self) -> int:
+        return local_shards(self)[0]  # shard 0 on a single instance
 
     async def load(self) -> None:
         """Resume from the saved weights, if any; the first retrain is due retrain_minutes after start."""
-        row = await self.meta.read_one(WEIGHTS_SHARD, "SELECT model, updated_ms FROM ranker_weights WHERE id = 1")
+        row = await self.meta.read_one(self.weights_shard(), "SELECT model, updated_ms FROM ranker_weights WHERE id = 1")
         if row is not None:
             try:
                 self.learner.model = decode_model(row["model"])
@@ -73,10 +82,11 @@ class Trainer:
         self.saved_examples = self.learner.model.examples
 
     async def examples(self) -> list[tuple[int, dict[str, float], int]]:
-        """The newest logged examples from every shard, oldest first: (shown ms, features, label)."""
-        per_shard = self.config.max_examples // self.meta.shard_count + 1
+        """The newest logged examples from this instance's shards, oldest first: (shown ms, features, label)."""
+        shards = local_shards(self)
+        per_shard = self.config.max_examples // len(shards) + 1
         rows = []
-        for shard in range(self.meta.shard_count):
+        for shard in shards:
             rows += await self.meta.read(
                 shard, "SELECT shown_ms, features, label FROM ranker_examples ORDER BY id DESC LIMIT ?", (per_shard,)
             )
@@ -100,7 +110,7 @@ class Trainer:
             return
         blob, stamp = encode_model(model), self.impressions.clock_ms()
         await self.meta.write(
-            WEIGHTS_SHARD,
+            self.weights_shard(),
             lambda conn: conn.execute("INSERT OR REPLACE INTO ranker_weights (id, model, updated_ms) VALUES (1, ?, ?)", (blob, stamp)),
         )
         self.saved_examples = model.examples
