@@ -10,7 +10,9 @@ The list lives on shard 0 (`media_blocklist`, hashes stored signed) and in memor
 
 Cost: one hamming distance (an XOR and a popcount) per listed hash per upload: fine
 for thousands of entries; millions would want an index (multi-index hashing or a
-BK-tree). Single process: another instance would not see a change until it restarts.
+BK-tree). In a cluster the list is shard 0's owner's: changes run there (`@owned`), and
+every instance keeps a copy, reloaded when told of a change (sync.py) and every
+sync.REFRESH_SECONDS.
 Posts already published are not re-checked when a hash is added, unless the admin
 asks (`matching_posts`: a scan of every hashed item on every shard, an admin action).
 """
@@ -21,7 +23,9 @@ import time
 
 import msgspec
 
+from ..cluster.forward import owned, owned_shards, scatter
 from ..errors import InvalidInput, NotFound
+from ..ids import shard_of
 from ..ids import IdGenerator
 from ..media import records
 from ..ranker.phash import hamming, to_signed, to_unsigned
@@ -43,10 +47,20 @@ class Blocklist:
     def __init__(self, meta: ShardedMeta, ids: IdGenerator, distance: int) -> None:
         self.meta, self.ids, self.distance = meta, ids, distance
         self.entries: dict[int, BlockedHash] = {}
+        self.cluster = None  # a cluster node when this is one of several instances (join_cluster)
+        self.announce = None  # sync.py's: tell the other instances what changed (a cluster only)
 
     async def load(self) -> None:
+        self.entries = {entry.id: entry for entry in await self.stored()}
+
+    @owned(lambda self: BLOCKLIST_SHARD)
+    async def stored(self) -> list[BlockedHash]:
         rows = await self.meta.read(BLOCKLIST_SHARD, "SELECT id, phash, note, added_by, added_ms FROM media_blocklist")
-        self.entries = {row[0]: BlockedHash(row[0], to_unsigned(row[1]), *row[2:]) for row in rows}
+        return [BlockedHash(row[0], to_unsigned(row[1]), *row[2:]) for row in rows]
+
+    @owned(lambda self, object_id, of_post: shard_of(object_id))
+    async def phashes_of(self, object_id: int, of_post: bool) -> list[int | None] | None:
+        return await records.load_phashes(self.meta, object_id, of_post=of_post)
 
     # -- the content check -------------------------------------------------------------
 
@@ -76,7 +90,8 @@ class Blocklist:
         if (media_id is None) == (post_id is None):
             raise InvalidInput("give either media_id or post_id")
         of_post = post_id is not None
-        found = await records.load_phashes(self.meta, post_id if of_post else media_id, of_post=of_post)
+        object_id = post_id if of_post else media_id
+        found = await self.phashes_of(object_id, of_post) if 0 <= shard_of(object_id) < self.meta.shard_count else None
         if found is None:
             raise NotFound("no such post" if of_post else "no such media")
         hashes = [to_unsigned(value) for value in found if value is not None]
@@ -84,6 +99,7 @@ class Blocklist:
             raise InvalidInput("nothing to block: no processed image there (still processing, or failed)")
         return await self.add(hashes, note, added_by)
 
+    @owned(lambda self, *_: BLOCKLIST_SHARD)
     async def add(self, hashes: list[int], note: str, added_by: int) -> list[BlockedHash]:
         """Add hashes (unsigned); one already listed returns its existing entry."""
         existing = {entry.phash: entry for entry in self.entries.values()}
@@ -106,20 +122,27 @@ class Blocklist:
                 ),
             )
             self.entries.update((entry.id, entry) for entry in new)
+            if self.announce is not None:
+                await self.announce("blocklist")
         return result
 
     async def matching_posts(self, hashes: list[int]) -> list[int]:
         """Posts with an item within the distance of any of `hashes` (unsigned), oldest first."""
+        return sorted({post_id for part in await scatter(self, self.matching_on, hashes) for post_id in part})
+
+    @owned_shards
+    async def matching_on(self, shards: list[int], hashes: list[int]) -> list[int]:
         found: set[int] = set()
-        for shard in range(self.meta.shard_count):
+        for shard in shards:
             rows = await self.meta.read(
                 shard, "SELECT post_id, phash FROM media WHERE post_id IS NOT NULL AND phash IS NOT NULL"
             )
             for post_id, value in rows:
                 if any(hamming(to_unsigned(value), phash) <= self.distance for phash in hashes):
                     found.add(post_id)
-        return sorted(found)
+        return list(found)
 
+    @owned(lambda self, *_: BLOCKLIST_SHARD)
     async def remove(self, entry_id: int) -> None:
         if entry_id not in self.entries:
             raise NotFound("no such blocklist entry")
@@ -127,3 +150,5 @@ class Blocklist:
             BLOCKLIST_SHARD, lambda conn: conn.execute("DELETE FROM media_blocklist WHERE id = ?", (entry_id,))
         )
         self.entries.pop(entry_id, None)
+        if self.announce is not None:
+            await self.announce("blocklist")

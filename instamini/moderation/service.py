@@ -4,7 +4,13 @@ Idea: reports live on shard 0 (rare, read by admins as one list); a suspension i
 a row on the user's shard mirrored in an in-memory set, consulted through hooks
 that the accounts and graph services offer (`refuse_login`, `hidden_users`): a
 suspended user cannot log in, their tokens stop working and everything that
-resolves them treats them as missing. Single process: the set is this process's.
+resolves them treats them as missing.
+
+In a cluster (docs/cluster.md) each change runs on the owner of its shard (`@owned`:
+reports and admins on shard 0's, a suspension on the user's), and every instance keeps
+the whole suspended set: a suspension tells every other instance at once (sync.py),
+which reloads the set from every owner (one call per instance), and each instance
+reloads it every sync.REFRESH_SECONDS anyway, for one that was down meanwhile.
 
 Resolving a report on a comment or a message also trains the spam model (spam.py):
 "remove" or "suspend" teaches its text as spam, "dismiss" as ordinary.
@@ -15,10 +21,12 @@ admin check is one indexed query on shard 0.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 import msgspec
 
+from ..cluster.forward import owned, owned_shards, shard_groups
 from ..errors import Conflict, InvalidInput, NotFound
 from ..ids import parse_id, shard_of
 
@@ -47,11 +55,32 @@ class ModerationService:
     def __init__(self, state) -> None:
         self.state, self.meta = state, state.meta
         self.suspended: set[int] = set()
+        self.cluster = None  # a cluster node when this is one of several instances (join_cluster)
+        self.announce = None  # sync.py's: tell the other instances what changed (a cluster only)
 
     async def load(self) -> None:
-        for shard in range(self.meta.shard_count):
-            rows = await self.meta.read(shard, "SELECT user_id FROM suspensions")
-            self.suspended.update(row["user_id"] for row in rows)
+        """Every suspended user, from every owner (one call per instance). If an owner does not
+        answer, what was known of its shards is kept and its error raised after the others'."""
+        groups = shard_groups(self)
+        parts = await asyncio.gather(*(self.suspended_on(group) for group in groups), return_exceptions=True)
+        found, failed = set(), None
+        for group, part in zip(groups, parts):
+            if isinstance(part, BaseException):
+                failed = part
+                kept = set(group)
+                found.update(user_id for user_id in self.suspended if shard_of(user_id) in kept)
+            else:
+                found.update(part)
+        self.suspended = found
+        if failed is not None:
+            raise failed
+
+    @owned_shards
+    async def suspended_on(self, shards: list[int]) -> list[int]:
+        found = []
+        for shard in shards:
+            found += [row["user_id"] for row in await self.meta.read(shard, "SELECT user_id FROM suspensions")]
+        return found
 
     def refusal(self, user_id: int) -> str | None:
         return "this account is suspended" if user_id in self.suspended else None
@@ -61,10 +90,12 @@ class ModerationService:
 
     # -- admins ----------------------------------------------------------------------
 
+    @owned(lambda self, *_: REPORTS_SHARD)
     async def is_admin(self, user_id: int) -> bool:
         row = await self.meta.read_one(REPORTS_SHARD, "SELECT 1 FROM admins WHERE user_id = ?", (user_id,))
         return row is not None
 
+    @owned(lambda self, *_: REPORTS_SHARD)
     async def make_admin(self, user_id: int) -> None:
         await self.meta.write(
             REPORTS_SHARD, lambda conn: conn.execute("INSERT OR IGNORE INTO admins (user_id) VALUES (?)", (user_id,))
@@ -72,6 +103,7 @@ class ModerationService:
 
     # -- suspensions -----------------------------------------------------------------
 
+    @owned(lambda self, user_id: shard_of(user_id))
     async def suspend(self, user_id: int) -> None:
         await self.meta.write(
             shard_of(user_id), lambda conn: conn.execute("INSERT OR IGNORE INTO suspensions VALUES (?)", (user_id,))
@@ -80,15 +112,21 @@ class ModerationService:
         hub = self.state.get("hub")
         if hub is not None:
             hub.close_user(user_id, 4403, "suspended")
+        if self.announce is not None:
+            await self.announce("suspensions")
 
+    @owned(lambda self, user_id: shard_of(user_id))
     async def unsuspend(self, user_id: int) -> None:
         await self.meta.write(
             shard_of(user_id), lambda conn: conn.execute("DELETE FROM suspensions WHERE user_id = ?", (user_id,))
         )
         self.suspended.discard(user_id)
+        if self.announce is not None:
+            await self.announce("suspensions")
 
     # -- reports ---------------------------------------------------------------------
 
+    @owned(lambda self, *_: REPORTS_SHARD)
     async def report(self, reporter_id: int, kind: str, target: str, reason: str) -> tuple[Report, bool]:
         """The report and whether it is new; an open one by the same reporter is reused."""
         target_id = parse_id(target)
@@ -123,11 +161,15 @@ class ModerationService:
             return comment.author_id
         if kind == "account":
             user = await self.state.accounts.get_user(target_id)
-            if user is None:
-                raise NotFound(f"no account {target_id}")
-            return (await self.state.graph.visible_user(reporter_id, user.username)).id
+            try:
+                if user is not None:
+                    return (await self.state.graph.visible_user(reporter_id, user.username)).id
+            except NotFound:
+                pass  # blocked either way: the answer for a missing account, which names nobody
+            raise NotFound(f"no account {target_id}")
         return await self._message_sender(reporter_id, target_id)
 
+    @owned(lambda self, reporter_id, message_id: shard_of(message_id))
     async def _message_sender(self, reporter_id: int, message_id: int) -> int:
         row = None
         if self.state.get("messages") is not None:
@@ -141,6 +183,7 @@ class ModerationService:
             raise NotFound(f"no message {message_id}")
         return row["sender_id"]
 
+    @owned(lambda self, *_: REPORTS_SHARD)
     async def list_reports(self, status: str, before: int, limit: int) -> list[Report]:
         rows = await self.meta.read(
             REPORTS_SHARD,
@@ -149,6 +192,7 @@ class ModerationService:
         )
         return [_report(row) for row in rows]
 
+    @owned(lambda self, *_: REPORTS_SHARD)
     async def resolve(self, admin_id: int, report_id: int, action: str) -> Report:
         report = await self._open_report(report_id)
         text = await self._text_of(report)  # read before a removal deletes it

@@ -9,8 +9,10 @@ memory in a sliding window (a deque of times per author): losing it in a restart
 forgets a minute.
 
 Cost: a check is a few dictionary lookups and a deque append (no I/O); training is one
-small transaction on shard 0. Single process: another instance has its own windows and
-learns only at its next start.
+small transaction on shard 0. In a cluster, training runs on shard 0's owner (`@owned`)
+and every instance keeps a copy of the model, reloaded when told of a change (sync.py)
+and every sync.REFRESH_SECONDS; the rate windows stay each instance's own (a check runs
+where the text is stored: the post's owner, or the thread's).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 
+from ..cluster.forward import owned
 from ..config import ModerationConfig
 from ..ranker import spam_seed
 from ..ranker.spam import NaiveBayes, SpamScore, spam_score
@@ -37,17 +40,39 @@ class SpamService:
         self.meta, self.config, self.clock = meta, config, clock
         self.model = NaiveBayes()
         self.recent: dict[int, deque[float]] = {}  # author -> times of their texts in the window
+        self.cluster = None  # a cluster node when this is one of several instances (join_cluster)
+        self.announce = None  # sync.py's: tell the other instances what changed (a cluster only)
 
     async def load(self) -> None:
-        """Read the counts from shard 0; learn the seed corpus if there are none yet."""
-        for row in await self.meta.read(MODEL_SHARD, "SELECT token, spam, ham FROM spam_tokens"):
-            self.model.add_counts(row["token"], row["spam"], row["ham"])
-        for row in await self.meta.read(MODEL_SHARD, "SELECT label, documents FROM spam_totals"):
-            self.model.documents[0 if row["label"] == SPAM_LABEL else 1] += row["documents"]
-        if self.model.empty:
-            learned = [(self.model.learn(text, True), True) for text in spam_seed.SPAM]
-            learned += [(self.model.learn(text, False), False) for text in spam_seed.HAM]
+        """The model as stored on shard 0 (seeded there first if it is a fresh install)."""
+        tokens, documents = await self.stored_counts()
+        model = NaiveBayes()
+        for token, spam, ham in tokens:
+            model.add_counts(token, spam, ham)
+        model.documents = list(documents)
+        self.model = model
+
+    def learn_seed_in_memory(self) -> None:
+        """The seed corpus only: what an instance checks with until shard 0's owner answers."""
+        for text in spam_seed.SPAM:
+            self.model.learn(text, True)
+        for text in spam_seed.HAM:
+            self.model.learn(text, False)
+
+    @owned(lambda self: MODEL_SHARD)
+    async def stored_counts(self) -> tuple[list[tuple[str, int, int]], tuple[int, int]]:
+        """(token, spam, ham) rows and the (spam, ham) document totals; the seed corpus is
+        learned and stored first when there are none."""
+        rows = await self.meta.read(MODEL_SHARD, "SELECT label, documents FROM spam_totals")
+        totals = {row["label"]: row["documents"] for row in rows}
+        if not totals:
+            seed = NaiveBayes()
+            learned = [(seed.learn(text, True), True) for text in spam_seed.SPAM]
+            learned += [(seed.learn(text, False), False) for text in spam_seed.HAM]
             await self.meta.write(MODEL_SHARD, lambda conn: _store(conn, learned))
+            return await self.stored_counts()
+        rows = await self.meta.read(MODEL_SHARD, "SELECT token, spam, ham FROM spam_tokens")
+        return [(row[0], row[1], row[2]) for row in rows], (totals.get(SPAM_LABEL, 0), totals.get(HAM_LABEL, 0))
 
     def _rate(self, author_id: int) -> int:
         """Count one more text of the author now; how many they wrote in the last window."""
@@ -68,10 +93,13 @@ class SpamService:
         """The seam's signature (comments and messages call it before storing): is it spam?"""
         return self.score(author_id, text).probability >= self.config.spam_threshold
 
+    @owned(lambda self, *_: MODEL_SHARD)
     async def train(self, text: str, spam: bool) -> None:
         """Learn a labelled text, in memory and on shard 0 (one transaction)."""
         counted = self.model.learn(text, spam)
         await self.meta.write(MODEL_SHARD, lambda conn: _store(conn, [(counted, spam)]))
+        if self.announce is not None:
+            await self.announce("spam")
 
 
 def _store(conn: sqlite3.Connection, learned: list[tuple[Counter[str], bool]]) -> None:
