@@ -87,3 +87,15 @@ class Person:
 
     def on(self, instance: str) -> httpx.Client:
         return self.clients[instance]
+
+
+def rpc_client_as(cluster: LocalCluster, instance: str):
+    """An internal RPC client signing as `instance` (its config's map and secret), for what a
+    test must do that no public route does, such as making an admin while the cluster runs."""
+    from instamini.cluster.rpc_client import RpcClient
+    from instamini.cluster.topology import Topology
+    from instamini.config import decode_config
+
+    path = cluster.servers[instance].config_file
+    config = decode_config(path.read_text(), source=str(path))
+    return RpcClient(Topology.from_config(config.cluster, config.meta.shards), config.cluster.secret, timeout=10)
