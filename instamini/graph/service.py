@@ -310,7 +310,13 @@ class GraphService(OutboxMixin):
         self.emit(event, follower_id=viewer_id, followee_id=target.id)
 
     async def answer_request(self, viewer_id: int, username: str, approve: bool) -> None:
-        await self._answer(viewer_id, await self._target(viewer_id, username, allow_hidden=True), approve)
+        try:
+            requester = await self._target(viewer_id, username, allow_hidden=True)
+        except NotFound:
+            # No such user is no such request: the answer for someone who did not ask, so it
+            # tells nobody (someone they blocked, say) whether the name exists.
+            raise NotFound(f"no follow request from '{username.lower()}'") from None
+        await self._answer(viewer_id, requester, approve)
 
     @owned(_by_pair)
     async def _answer(self, viewer_id: int, requester: UserRecord, approve: bool) -> None:

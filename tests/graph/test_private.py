@@ -143,13 +143,25 @@ async def test_answering_without_a_request_is_404(client, alice, bob, carol, ans
     await client.post("/api/v1/users/alice/follow", headers=bob.headers)  # a follow the other way is no request
     before = await snapshot(client)
     assert_error(await client.post(f"{REQUESTS}/alice/{answer}", headers=bob.headers), 404, "no follow request from 'alice'")
-    assert_error(await client.post(f"{REQUESTS}/ghost/{answer}", headers=bob.headers), 404, "no user 'ghost'")
+    # A missing user is a missing request: the same answer (authorization matrix, tests/reliability).
+    assert_error(await client.post(f"{REQUESTS}/ghost/{answer}", headers=bob.headers), 404, "no follow request from 'ghost'")
     assert_error(await client.post(f"{REQUESTS}/bob/{answer}", headers=bob.headers), 400, "yourself")
     # Carol's request is for bob: alice cannot answer it.
     assert_error(await client.post(f"{REQUESTS}/carol/{answer}", headers=alice.headers), 404, "no follow request")
     assert_error(await client.post(f"{REQUESTS}/carol/{answer}"), 401, "log in")
     assert await snapshot(client) == before
     assert await names(client, REQUESTS, bob) == ["carol"]
+
+
+@pytest.mark.parametrize("answer", ["approve", "reject"])
+async def test_answering_tells_a_blocked_user_nothing_about_the_blocker(client, alice, bob, answer):
+    """Found by tests/reliability: 'no follow request from alice' against 'no user ...' told
+    bob, whom alice blocks (her profile is a 404 to him), that her name exists."""
+    assert (await client.post("/api/v1/users/bob/block", headers=alice.headers)).status_code == 200
+    blocker = await client.post(f"{REQUESTS}/alice/{answer}", headers=bob.headers)
+    nobody = await client.post(f"{REQUESTS}/zzice/{answer}", headers=bob.headers)
+    assert (blocker.status_code, blocker.headers["content-length"]) == (nobody.status_code, nobody.headers["content-length"])
+    assert blocker.text.replace("alice", "NAME") == nobody.text.replace("zzice", "NAME")
 
 
 async def test_request_list_needs_login_and_checks_its_parameters(client, alice, bob):

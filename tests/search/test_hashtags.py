@@ -74,3 +74,25 @@ async def test_tag_page_hides_blocked_authors_and_refuses_bad_input(client, alic
     assert_error(await client.get(TAG.format("123")), 404, "hashtag")
     assert_error(await client.get(TAG.format("top"), params={"order": "top", "cursor": "x"}), 400, "cursor")
     assert (await client.get(TAG.format("top"), params={"order": "best"})).status_code == 400
+
+
+async def test_a_private_accounts_hashtags_stay_out_of_search(client, alice, bob):
+    """Found by tests/reliability: tag counts took in private accounts' posts, so anyone
+    (anonymous callers too) could read the hashtags of a private caption, and their number."""
+    assert (await client.patch("/api/v1/me", headers=alice.headers, json={"private": True})).status_code == 200
+    await make_post(client, alice, "#secretgarden #sunset")
+    await make_post(client, bob, "#sunset")
+    for viewer in (None, bob, alice):  # the tag's count is of public posts, the same for everyone
+        assert await tags(client, "secretg", viewer) == []
+        assert await tags(client, "sunset", viewer) == [("sunset", 1)]
+    # The counts follow the account going public, and private again.
+    assert (await client.patch("/api/v1/me", headers=alice.headers, json={"private": False})).status_code == 200
+    assert await tags(client, "s") == [("sunset", 2), ("secretgarden", 1)]
+    assert (await client.patch("/api/v1/me", headers=alice.headers, json={"private": True})).status_code == 200
+    assert await tags(client, "s") == [("sunset", 1)]
+    # Deleting or editing a private post moves nothing (it was never counted).
+    third = await make_post(client, alice, "#sunset")
+    await client.patch(f"{POSTS}/{third['id']}", headers=alice.headers, json={"caption": "#dawn"})
+    assert (await client.delete(f"{POSTS}/{third['id']}", headers=alice.headers)).status_code == 204
+    assert await tags(client, "s") == [("sunset", 1)]
+    assert await tags(client, "dawn") == []
