@@ -96,9 +96,11 @@ class AccountsConfig(_Section):
     argon2_memory_kib: Annotated[int, Meta(ge=8)] = 19456
     argon2_parallelism: Positive = 1
     max_concurrent_hashes: Positive = 2
+    max_waiting_hashes: Positive = 32
     session_days: Positive = 90
     login_attempts_per_account: Positive = 10
     login_window_seconds: Positive = 300
+    login_known_address_days: Positive = 30
     logins_per_address_per_minute: Positive = 30
     registrations_per_address_per_minute: Positive = 10
 
@@ -161,6 +163,7 @@ class RealtimeConfig(_Section):
     frame_burst: Positive = 40
     heartbeat_seconds: Positive = 25
     idle_timeout_seconds: Positive = 75
+    max_sockets_per_user: Positive = 16
 
 
 class MessagesConfig(_Section):

@@ -93,14 +93,14 @@ class _UploadParser:
                 self.files += 1
                 if self.files > 1:
                     raise InvalidInput("file: send one file per upload")
+            else:  # a field's name is kept with its value, so it counts against the same bound
+                self._count_field_bytes(len(self.part.name))
         self.part.header_field = self.part.header_value = b""
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         chunk = data[start:end]
         if self.part.name != "file":
-            self.field_bytes += len(chunk)
-            if self.field_bytes > MAX_FIELD_BYTES:
-                raise InvalidInput("form fields besides the file are too long")
+            self._count_field_bytes(len(chunk))
             self.fields[self.part.name] = self.fields.get(self.part.name, b"") + chunk
             return
         self.size += len(chunk)
@@ -109,8 +109,13 @@ class _UploadParser:
             if len(self.head) >= SNIFF_BYTES:
                 self._decide_kind()
         if self.kind is not None and self.size > self.caps[self.kind]:
-            raise TooLarge(f"file: larger than the {self.caps[self.kind] // 2**20} MB limit for a {self.kind}")
+            raise TooLarge(f"file: larger than the {self.caps[self.kind] // 2**20} MB limit for {self.kind}s")
         self.pending.append(chunk)
+
+    def _count_field_bytes(self, size: int) -> None:
+        self.field_bytes += size
+        if self.field_bytes > MAX_FIELD_BYTES:
+            raise InvalidInput("form fields besides the file are too long")
 
     def _part_end(self) -> None:
         if self.part.name == "file" and self.kind is None and self.size:

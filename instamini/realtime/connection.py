@@ -17,9 +17,10 @@ import time
 
 import anyio
 
-# Close codes: 1008 policy violation (slow, flooding), 1009 too big; 4401/4403 are ours,
-# after HTTP's 401/403, for a handshake without a valid session or from a foreign origin.
-SLOW_READER, TOO_BIG = 1008, 1009
+# Close codes: 1008 policy violation (slow, flooding), 1009 too big, 1013 try again later
+# (the account has its most sockets open); 4401/4403 are ours, after HTTP's 401/403, for a
+# handshake without a valid session or from a foreign origin.
+SLOW_READER, TOO_BIG, TRY_AGAIN_LATER = 1008, 1009, 1013
 NOT_AUTHENTICATED, FORBIDDEN_ORIGIN, LOGGED_OUT = 4401, 4403, 4401
 
 

@@ -7,8 +7,12 @@ sends with the handshake (the web app, which never sees its token). A browser's
 `Origin` must be this server or one of `[server] allowed_origins`: a websocket is not
 bound by the same-origin policy and carries the cookie whichever page opens it, so
 this check is what stops another site from opening a socket with a user's session
-(cross-site websocket hijacking). No valid session: closed with 4401; a foreign
-origin: 4403.
+(cross-site websocket hijacking). A foreign origin is refused before the upgrade (a
+real server answers HTTP 403; nothing of the session is looked at). No valid session:
+the upgrade completes and the socket is closed at once with 4401, because a browser
+never sees why an upgrade was refused (only 1006), and the web app must know to stop
+reconnecting. One account holds at most `max_sockets_per_user` sockets on an instance
+(a tab or a device each); one more is closed with 1013 (try again later).
 
 Then three tasks share the socket: the reader decodes each frame with the one typed
 decoder (frames.py), within the size cap and the rate limit, and dispatches it; the
@@ -35,7 +39,7 @@ from ..accounts.service import token_hash
 from ..cluster import RpcError
 from ..errors import InstaminiError, NotAuthenticated
 from . import frames
-from .connection import FORBIDDEN_ORIGIN, NOT_AUTHENTICATED, TOO_BIG, Connection, TokenBucket
+from .connection import FORBIDDEN_ORIGIN, NOT_AUTHENTICATED, TOO_BIG, TRY_AGAIN_LATER, Connection, TokenBucket
 
 log = logging.getLogger(__name__)
 # A client this far over its rate limit (frames refused in a row) is closed, not warned.
@@ -66,6 +70,9 @@ async def handshake(socket: WebSocket, state: State) -> tuple[int, str, str | No
             raise NotAuthenticated("no session")
         user_id = await state.accounts.authenticate(token)
     except NotAuthenticated:
+        # Accepted (with the subprotocol offered: a browser fails a handshake that drops it)
+        # so that the client gets the close code, not a bare refusal.
+        await socket.accept(subprotocols=subprotocol)
         await socket.close(code=NOT_AUTHENTICATED, reason="log in first")
         return None
     return user_id, token, subprotocol
@@ -79,9 +86,13 @@ async def gateway(socket: WebSocket, state: State) -> None:
     user_id, token, subprotocol = accepted
     settings = state.config.realtime
     await socket.accept(subprotocols=subprotocol)
+    hub = state.hub
+    # No await between this count and hub.add: two handshakes cannot both take the last place.
+    if hub.connections(user_id) >= settings.max_sockets_per_user:
+        await socket.close(code=TRY_AGAIN_LATER, reason=f"at most {settings.max_sockets_per_user} sockets per account")
+        return
     bucket = TokenBucket(settings.frames_per_second, settings.frame_burst)
     connection = Connection(user_id, token_hash(token), settings.send_queue_frames, bucket)
-    hub = state.hub
     hub.add(connection)
     session = Session(socket, connection, state)
     try:

@@ -144,3 +144,33 @@ async def test_a_socket_whose_queue_overflows_is_closed_1008_and_others_are_not(
             assert raised.value.code == 1008
             assert fine.receive_json() == {"type": "notification", "n": "bob"}
             assert client.app.state.hub.dropped_slow == 3
+
+
+async def test_without_a_session_the_socket_is_accepted_then_closed_4401(client):
+    # Refused before the upgrade, a real server (granian) answers HTTP 403 and a browser
+    # sees only code 1006: the web app (js/live.js) would retry forever instead of
+    # stopping at 4401. So the handshake completes, and the first thing sent is the close.
+    stage = "handshake"
+    with pytest.raises(WebSocketDisconnect) as raised:
+        with await ws(client, headers={"Authorization": "Bearer not-a-token"}) as socket:
+            stage = "accepted"  # entering the session is the handshake
+            socket.receive_text()
+    assert (stage, raised.value.code) == ("accepted", 4401)
+
+
+async def test_sockets_per_user_are_capped_and_others_are_served(tmp_path):
+    config = make_config(tmp_path / "data")
+    realtime = msgspec.structs.replace(config.realtime, max_sockets_per_user=2)
+    async with AsyncTestClient(create_app(msgspec.structs.replace(config, realtime=realtime))) as client:
+        alice, bob = await register(client, "alice"), await register(client, "bob")
+        with await ws(client, alice) as first, await ws(client, alice) as second:
+            for socket in (first, second):
+                socket.send_text('{"type": "ping"}')
+                assert socket.receive_json() == {"type": "pong"}
+            with pytest.raises(WebSocketDisconnect) as raised, await ws(client, alice) as third:
+                third.receive_text()
+            assert raised.value.code == 1013 and "2 sockets" in raised.value.detail
+            with await ws(client, bob) as other:  # the cap is per user
+                other.send_text('{"type": "ping"}')
+                assert other.receive_json() == {"type": "pong"}
+            assert client.app.state.hub.connections(int(alice.id)) == 2  # the refused one never joined the hub
