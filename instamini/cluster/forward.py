@@ -47,7 +47,7 @@ from typing import Any
 
 from ..errors import InstaminiError, RateLimited
 from ..ids import shard_of
-from .errors import RpcCallFailed
+from .errors import RpcCallFailed, RpcUnavailable
 from .registry import _snake
 
 OWNED = "__instamini_owned__"  # marks a decorated method: its undecorated function
@@ -144,9 +144,13 @@ def owned(shard: Callable[..., int]) -> Callable:
 
 
 def owned_batch(method: Callable) -> Callable:
-    """Run the method for each owner on its share of the ids (the first argument); merge the dicts."""
+    """Run the method for each owner on its share of the ids (the first argument); merge the dicts.
+
+    `partial=True` (a keyword of the call, which does not travel) leaves out the ids of owners
+    that do not answer instead of failing: for a page that is better shown without them (a feed
+    while one instance is down), never for a lookup whose "missing" would mean "no such thing"."""
     @functools.wraps(method)
-    async def forwarding(self, ids: Iterable[int], *rest):
+    async def forwarding(self, ids: Iterable[int], *rest, partial: bool = False):
         node = self.cluster
         if node is None:
             return await method(self, ids, *rest)
@@ -164,6 +168,7 @@ def owned_batch(method: Callable) -> Callable:
         remote = node.client.fan_out(
             [(owner, RpcCall(name, (part, *rest), result_type)) for owner, part in by_owner.items()],
             idempotent=True,  # a batch method reads: running it twice is harmless
+            return_errors=partial,
         )
 
         async def here() -> list:
@@ -175,6 +180,13 @@ def owned_batch(method: Callable) -> Callable:
             _raise_again(error)
         merged: dict = {}
         for part in (*mine, *theirs):
+            if isinstance(part, RpcUnavailable):
+                node.client.metrics.partial_results += 1  # that owner's ids are left out
+                continue
+            if isinstance(part, RpcCallFailed):
+                _raise_again(part)
+            if isinstance(part, Exception):
+                raise part
             merged.update(part)
         return merged
 

@@ -9,6 +9,7 @@ metric families when /metrics is scraped:
     instamini_rpc_client_retries_total{instance}         attempts made again after a failure
     instamini_rpc_client_errors_total{instance,kind}     unavailable, refused, protocol, procedure
     instamini_rpc_client_latency_seconds{instance}       one batch, from first send to answer, retries included
+    instamini_rpc_client_partial_results_total            batch shares left out of a page: their owner did not answer
     instamini_rpc_server_calls_total{procedure,outcome}  calls run here: "ok" or the error code
     instamini_rpc_server_refused_total{reason}           requests turned away before running anything
 """
@@ -47,6 +48,7 @@ class ClientMetrics:
         self.retries: Counter[str] = Counter()
         self.errors: Counter[tuple[str, str]] = Counter()
         self.latency: dict[str, LatencyHistogram] = {}
+        self.partial_results = 0  # owned_batch(partial=True) shares skipped (cluster/forward.py)
 
     def observe(self, instance: str, seconds: float) -> None:
         histogram = self.latency.get(instance)
@@ -81,6 +83,11 @@ class RpcCollector:
         for instance, histogram in sorted(client.latency.items()):
             latency.add_metric([instance], histogram.buckets(), histogram.total)
         yield latency
+        partial = CounterMetricFamily(
+            "instamini_rpc_client_partial_results", "Batch shares left out of a page because their owner did not answer"
+        )
+        partial.add_metric([], client.partial_results)
+        yield partial
         yield _counter("instamini_rpc_server_calls", "Internal RPC procedure calls run here, by outcome",
                        ["procedure", "outcome"], registry.outcomes)
         yield _counter("instamini_rpc_server_refused", "Internal RPC requests refused before running", ["reason"],

@@ -231,7 +231,8 @@ class FeedService:
         entries: dict[int, Entry] = {}  # post id -> its entry, of every entry fetch returned
 
         async def fetch(before: int, n: int) -> list[tuple[int, int]]:
-            lists = list((await self.author_pages(pulled, reels, before, n)).values())
+            # Pulled authors whose instance is down are left out of this page (asked again next time).
+            lists = list((await self.author_pages(pulled, reels, before, n, partial=True)).values())
             if self.strategy != "pull":
                 lists.append(timeline.page(viewer_id, before, n))
             found: dict[int, Entry] = {}

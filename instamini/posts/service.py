@@ -170,10 +170,12 @@ class PostsService:
         `known_visible`: authors the caller knows the viewer may see (the feed: whom they
         follow, which excludes blocks); their relationship is not looked up again.
         """
-        records = await self.load_cards(post_ids)
+        # In a cluster, the posts of an instance that does not answer are left out of the page
+        # (`partial`), not the whole page refused: the rest of the network is still there.
+        records = await self.load_cards(post_ids, partial=True)
         author_ids = {record.author_id for record in records.values()}
         mentioned_ids = {user_id for record in records.values() for user_id in record.mention_ids}
-        users = await self.accounts.get_users(author_ids | mentioned_ids)
+        users = await self.accounts.get_users(author_ids | mentioned_ids, partial=True)
         # A known author may still be hidden from everyone since (suspended): a set lookup.
         known = {i for i in known_visible or () if not self.graph.is_hidden(i)}
         unknown = [users[i] for i in author_ids if i in users and i not in known]
