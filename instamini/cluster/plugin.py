@@ -71,7 +71,7 @@ class ClusterModule(Module):
         )
         register_builtins(procedures, node, meta)
         if not topology.single:  # a single instance has nowhere to move a shard to
-            ShardMover(node, meta).register(procedures)
+            ShardMover(node, meta, app.state.get("cache")).register(procedures)
         join_cluster(app.state, app.state.counters)  # the stores' own service, built before this module
         collector = RpcCollector(node)
         REGISTRY.register(collector)

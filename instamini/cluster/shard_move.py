@@ -77,8 +77,8 @@ class _Outgoing:
 class ShardMover:
     """One instance's side of every move: as a source, as a target, and as a holder of the map."""
 
-    def __init__(self, node: Any, meta: Any) -> None:
-        self.node, self.meta = node, meta
+    def __init__(self, node: Any, meta: Any, cache: Any = None) -> None:
+        self.node, self.meta, self.cache = node, meta, cache
         self.outgoing: dict[int, _Outgoing] = {}  # shard -> the snapshot this source serves
         self.incoming: dict[int, str] = {}  # shard -> the move installed here, not switched yet
         self._locks: dict[int, asyncio.Lock] = {}
@@ -279,6 +279,11 @@ class ShardMover:
         for shard in gained:
             self.incoming.pop(shard, None)
             self._file(shard, ".before-move").unlink(missing_ok=True)
+        if gained and self.cache is not None:
+            # This instance may have owned a gained shard before and still hold its entries as
+            # they were then (a session since revoked, an old count): the cache is disposable,
+            # so it is emptied and refills from the shards, the new one included.
+            self.cache.clear()
         log.warning("adopted cluster map version %d: %s", new.version, new.ranges())
         return Adopted(new.local, new.version, True)
 

@@ -180,6 +180,12 @@ class LmdbCache(CacheBackend):
         self.bump(largest)  # fills that started before the eviction may not come back
         log.warning("cache map full at %d MiB; emptied table %r", self._map_size >> 20, largest)
 
+    def _clear(self) -> None:
+        self._pending.clear()
+        with self._env.begin(write=True) as txn:
+            for table in self.tables:
+                txn.drop(self._dbs[table], delete=False)
+
     def _drop_keys(self, batch: dict[tuple[str, bytes], bytes | None]) -> None:
         # A write that cannot be stored must still not leave an old value readable;
         # if even that fails, the only safe cache is an empty one.

@@ -85,6 +85,17 @@ class CacheBackend(abc.ABC):
     def bump(self, table: str) -> None:
         self._generations[table] += 1
 
+    def clear(self) -> None:
+        """Empty every table (it all refills from the source of truth); fills begun before
+        this are refused, as after any change."""
+        for table in self.tables:
+            self.bump(table)
+        self._clear()
+
+    @abc.abstractmethod
+    def _clear(self) -> None:
+        """Drop every entry of every table, pending writes included."""
+
     def _count(self, table: str, value: bytes | None) -> bytes | None:
         if value is None:
             self.misses[table] += 1
@@ -120,6 +131,10 @@ class MemoryCache(CacheBackend):
             self._data[table].pop(key, None)
         else:
             self._data[table][key] = value
+
+    def _clear(self) -> None:
+        for entries in self._data.values():
+            entries.clear()
 
 
 _INT_KEYS = {n: struct.Struct(f">{n}Q").pack for n in range(1, 5)}

@@ -136,6 +136,25 @@ def test_a_shard_moves_under_writes_and_no_acknowledged_registration_is_lost(clu
     assert again.returncode == 2 and "already on instance 'b' (map version 2)" in again.stderr, again.stderr
 
 
+def test_a_shard_moved_back_serves_nothing_that_its_old_owner_cached(cluster):
+    """a caches the session of a user of shard 1; the shard moves to b, where the user logs out;
+    the shard moves back. a must not believe its old cache entry: gaining a shard empties the
+    instance's cache (shard_move.py), which refills from the shards."""
+    clients = {name: httpx.Client(base_url=url, timeout=30) for name, url in cluster.urls.items()}
+    name = next(names_on(MOVING, "roundtrip"))
+    token = clients["a"].post("/api/v1/accounts", json={"username": name, "password": PASSWORD}).json()["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert clients["a"].get("/api/v1/me", headers=bearer).status_code == 200  # cached on a now
+    assert move_shard(cluster, str(MOVING), TARGET).returncode == 0
+    assert clients["b"].delete("/api/v1/sessions/current", headers=bearer).status_code == 204
+    moved_back = move_shard(cluster, str(MOVING), SOURCE)
+    assert moved_back.returncode == 0, moved_back.stdout + moved_back.stderr
+    for client in clients.values():
+        assert client.get("/api/v1/me", headers=bearer).status_code == 401
+        assert log_in(client, name) == 201  # the user is still there, on a again
+    assert in_shard_file(cluster, SOURCE, MOVING, name)
+
+
 def test_refusals_change_nothing(cluster, tmp_path):
     for args, message in [
         (("1", "zz"), "no instance is named 'zz' (the config names a, b)"),

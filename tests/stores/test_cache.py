@@ -54,6 +54,20 @@ def test_put_then_get(cache: CacheBackend) -> None:
     assert cache.entries("sessions") == 0
 
 
+async def test_clear_empties_every_table_pending_writes_too_and_refuses_older_fills(cache: CacheBackend) -> None:
+    cache.put("profiles", b"old", b"1")
+    cache.flush()
+    cache.put("sessions", b"pending", b"2")  # not flushed yet inside a loop
+    generation = cache.generation("profiles")
+    cache.clear()
+    assert cache.get("profiles", b"old") is None and cache.get("sessions", b"pending") is None
+    cache.flush()
+    assert cache.entries("profiles") == cache.entries("sessions") == 0
+    assert not cache.fill("profiles", b"old", b"stale", generation)  # read before the clear
+    assert cache.fill("profiles", b"new", b"3", cache.generation("profiles"))
+    assert cache.get("profiles", b"new") == b"3"
+
+
 async def test_put_then_get_inside_event_loop(cache: CacheBackend) -> None:
     cache.put("profiles", b"k", b"v1")
     assert cache.get("profiles", b"k") == b"v1"  # before any flush
