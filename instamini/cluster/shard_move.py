@@ -81,6 +81,7 @@ class ShardMover:
         self.node, self.meta, self.cache = node, meta, cache
         self.outgoing: dict[int, _Outgoing] = {}  # shard -> the snapshot this source serves
         self.incoming: dict[int, str] = {}  # shard -> the move installed here, not switched yet
+        self.pulling: str | None = None  # the move whose copy this target is downloading now
         self._locks: dict[int, asyncio.Lock] = {}
         self._expiring: asyncio.Task | None = None  # held: the loop keeps only weak references to tasks
         # Left by a move that a stop interrupted: never complete, never needed.
@@ -99,6 +100,18 @@ class ShardMover:
 
     def _file(self, shard: int, suffix: str) -> Path:
         return self.meta.root / f"shard-{shard:04d}.sqlite{suffix}"
+
+    def _refuse_a_second_move(self) -> None:
+        """One move at a time on an instance: while it serves a snapshot (a source until the
+        switch, or until its freeze lease lapses) or downloads one, it starts no other.
+        Two moves between different instances are kept apart by the map versions instead:
+        the second switch to the same version is refused ("conflicting_map") and undone."""
+        if self.outgoing:
+            shard, outgoing = next(iter(self.outgoing.items()))
+            raise ProcedureError("busy", f"{self.node.topology.local!r} is the source of move {outgoing.move} "
+                                         f"(shard {shard}); one move at a time")
+        if self.pulling is not None:
+            raise ProcedureError("busy", f"{self.node.topology.local!r} is copying move {self.pulling}; one move at a time")
 
     def _lock(self, shard: int) -> asyncio.Lock:
         return self._locks.setdefault(shard, asyncio.Lock())
@@ -123,6 +136,7 @@ class ShardMover:
                 raise NotMyShard(args.shard, topology.owner_of(args.shard))
             if (busy := self.outgoing.get(args.shard)) is not None:
                 raise ProcedureError("busy", f"shard {args.shard} is already moving (move {busy.move})")
+            self._refuse_a_second_move()
             started = time.perf_counter()
             path = self._file(args.shard, ".outgoing")
             try:
@@ -193,8 +207,10 @@ class ShardMover:
                 raise ProcedureError("bad_args", f"shard {args.shard} is already on {topology.local!r}")
             if args.source not in topology.names or args.source == topology.local:
                 raise ProcedureError("bad_args", f"{args.source!r} is not another instance of the map")
+            self._refuse_a_second_move()
             started = time.perf_counter()
             incoming, previous = self._file(args.shard, ".incoming"), self._file(args.shard, ".before-move")
+            self.pulling = args.move
             try:
                 chunks = await self._download(args, incoming)
                 expected = ShardCopy(incoming.name, args.bytes, args.sha256, "ok")
@@ -204,6 +220,7 @@ class ShardMover:
                 keep = None if previous.exists() else previous
                 await self.meta.replace_shard(args.shard, incoming, keep_previous=keep)
             finally:
+                self.pulling = None
                 incoming.unlink(missing_ok=True)  # already gone once it is in place
             self.incoming[args.shard] = args.move
             return Installed(args.bytes, chunks, time.perf_counter() - started)

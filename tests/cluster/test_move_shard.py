@@ -241,6 +241,19 @@ async def test_writes_queued_at_the_freeze_commit_into_the_copy_and_later_ones_a
     copy.close()
 
 
+async def test_an_instance_takes_part_in_one_move_at_a_time(pair):
+    (meta_a, _, mover_a), (_, _, mover_b) = pair[0]["a"], pair[0]["b"]
+    await mover_a.freeze(FreezeArgs(MOVING, "m1"))
+    with pytest.raises(ProcedureError, match="source of move m1.*one move at a time"):
+        await mover_a.freeze(FreezeArgs(0, "m2"))  # a second shard of the same source
+    with pytest.raises(ProcedureError, match="source of move m1"):
+        await mover_a.pull(PullArgs(2, "m3", "b", 1, "0" * 64, 1024))  # nor a target meanwhile
+    assert await meta_a.write(0, insert("still writable")) > 0  # the refused freeze froze nothing
+    assert await mover_a.unfreeze(MoveRef(MOVING, "m1")) == "unfrozen"
+    await mover_a.freeze(FreezeArgs(0, "m2"))  # once the first is over, the next may begin
+    assert await mover_a.unfreeze(MoveRef(0, "m2")) == "unfrozen"
+
+
 async def test_the_driver_moves_and_every_map_switches(pair):
     sides, _ = pair
     meta_a, node_a, _ = sides["a"]
