@@ -18,6 +18,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from .accounts.plugin import AccountsModule
+from .client_address import trusted_proxies_middleware
 from .cluster.plugin import ClusterModule
 from .config import Config
 from .cluster.errors import RpcUnavailable
@@ -78,6 +79,8 @@ def create_app(config: Config | None = None) -> Litestar:
             title="instamini", version="1", path="/schema", render_plugins=[SwaggerRenderPlugin()]
         ),
         debug=config.server.debug,
+        # Behind nginx or an edge, the person's address, not the proxy's (for the rate limits).
+        middleware=[trusted_proxies_middleware(config.server.trusted_proxies)] if config.server.trusted_proxies else [],
     )
 
 

@@ -11,6 +11,7 @@ variable INSTAMINI_CONFIG, `./config.toml`, or built-in defaults if none exists.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Literal
@@ -54,6 +55,9 @@ class ServerConfig(_Section):
     debug: bool = False
     # Mark the session cookies Secure even when the request came over plain http (behind a TLS proxy).
     secure_cookies: bool = False
+    # Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For names the client
+    # (client_address.py); empty: every address is the connection's own.
+    trusted_proxies: list[str] = field(default_factory=list)
 
 
 class ModulesConfig(_Section):
@@ -333,6 +337,11 @@ def decode_config(text: bytes | str, source: str = "<string>", base_dir: str = "
             if getattr(config.modules, module) and not getattr(config.modules, need):
                 raise ConfigError(f"{source}: modules.{module} needs modules.{need} = true")
     config = checked_cluster(config, source)
+    for entry in config.server.trusted_proxies:
+        try:
+            ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            raise ConfigError(f"{source}: server.trusted_proxies: {entry!r} is not an address or a network") from None
     # Relative paths in the file are relative to the file, not to where we were started.
     base = Path(base_dir)
     server = msgspec.structs.replace(config.server, data_dir=str(base / config.server.data_dir))
