@@ -12,15 +12,22 @@ handler turns it into Litestar's error shape `{"status_code": N, "detail": "..."
     ├── TooLarge              413  the upload is over its size cap
     ├── UnsupportedMedia      415  the upload is not a kind of file we accept
     ├── RateLimited           429  too many attempts; `retry_after` seconds
-    └── ShardMoving           503  the shard is being moved to another instance (admin move-shard):
-                                   the write was not made; retry after `retry_after` seconds
+    ├── ShardMoving           503  the shard is being moved to another instance (admin move-shard):
+    │                              the write was not made; retry after `retry_after` seconds
+    └── Overloaded            503  too much of one costly kind of work is already waiting (password
+                                   hashes): refused at once, nothing done; retry after `retry_after`
 
 Litestar's own ValidationException (wrong types, missing or overlong fields) keeps
 its shape but names the fields in `detail`; a RecursionError while decoding a
 hostile, deeply nested body is a 400 too.
+
+Each route lists the errors it may answer in Litestar's `raises=[...]`, which puts them
+in the OpenAPI document; `document_errors` adds the ones every route of a kind shares.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import ValidationException
@@ -79,8 +86,16 @@ class ShardMoving(InstaminiError):
         self.retry_after = retry_after
 
 
+class Overloaded(InstaminiError):
+    status_code = 503
+
+    def __init__(self, detail: str, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 def error_response(_: Request, error: InstaminiError) -> Response:
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, (RateLimited, ShardMoving)) else None
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, (RateLimited, ShardMoving, Overloaded)) else None
     if isinstance(error, NotAuthenticated):
         headers = {"WWW-Authenticate": "Bearer"}
     return Response({"status_code": error.status_code, "detail": error.detail}, status_code=error.status_code, headers=headers)
@@ -110,3 +125,17 @@ def unavailable_response(_: Request, error: Exception) -> Response:
 def too_deep_response(_: Request, __: RecursionError) -> Response:
     # A body nested thousands of levels deep exhausts the decoder's recursion: bad input, not a crash.
     return Response({"status_code": 400, "detail": "JSON body is nested too deeply"}, status_code=400)
+
+
+def document_errors(handler: Any, *errors: type[Exception]) -> None:
+    """Add `errors` to a route handler's `raises` (its OpenAPI responses), at most one per status code.
+
+    Litestar documents the classes that share a status code as a `oneOf` of identical error
+    shapes; an error body matches all of them, which a JSON Schema `oneOf` forbids, so a
+    client validating answers against the document would reject a correct 403.
+    """
+    raises = list(handler.raises or ())
+    for error in errors:
+        if all(getattr(known, "status_code", None) != error.status_code for known in raises):
+            raises.append(error)
+    handler.raises = raises

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
+import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 Username = Annotated[
@@ -19,6 +20,18 @@ Password = Annotated[str, Meta(min_length=8, max_length=256, description="8 to 2
 DisplayName = Annotated[str, Meta(max_length=64)]
 Bio = Annotated[str, Meta(max_length=150)]
 IdString = Annotated[str, Meta(max_length=20, pattern=r"^[0-9]+$", description="a 64-bit id as a string")]
+
+
+def nested_limits(annotation: Any) -> dict:
+    """`extra_json_schema` for a list or dict field: the schema of its items (keys, values, their
+    number) as msgspec enforces them, for the OpenAPI document.
+
+    Litestar's OpenAPI leaves out what is nested in a list or a dict, so without this the
+    document says any string may be an item although the server refuses an overlong one.
+    """
+    schema = msgspec.json.schema(annotation)
+    nested = ("items", "propertyNames", "additionalProperties", "maxProperties")
+    return {"extra": {key: schema[key] for key in nested if key in schema}}
 
 
 class Input(Struct, forbid_unknown_fields=True):

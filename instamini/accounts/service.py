@@ -28,7 +28,7 @@ from ..ids import IdGenerator, group_by_shard, shard_of
 from ..stores.cache_base import CacheBackend, CacheTable
 from ..stores.meta import ShardedMeta
 from .passwords import Passwords
-from .ratelimit import FailureLimiter
+from .ratelimit import FailureLimiter, KnownAddresses
 
 # Names that the web app's pages use, so that /explore is never a person.
 RESERVED_USERNAMES = frozenset(
@@ -101,8 +101,10 @@ class AccountsService:
             memory_kib=config.argon2_memory_kib,
             parallelism=config.argon2_parallelism,
             max_concurrent=config.max_concurrent_hashes,
+            max_waiting=config.max_waiting_hashes,
         )
         self.login_failures = FailureLimiter(config.login_attempts_per_account, config.login_window_seconds)
+        self.known_addresses = KnownAddresses(config.login_known_address_days * 86_400)
         # Set by the media module: `check(conn, user_id, media_id)` raises unless the id
         # names a ready image of the user's. Without media, no id can be an avatar.
         self.avatar_check: Callable[[sqlite3.Connection, int, int], None] | None = None
@@ -123,7 +125,8 @@ class AccountsService:
         name = check_username(username)
         shard = self.meta.shard_for_text(name)
         user_id = self.ids.next_id(shard)
-        password_hash = await self.passwords.hash(password)
+        with self.passwords.admission():
+            password_hash = await self.passwords.hash(password)
 
         def insert(conn: sqlite3.Connection) -> None:
             conn.execute("INSERT INTO usernames (username, user_id) VALUES (?, ?)", (name, user_id))
@@ -144,20 +147,26 @@ class AccountsService:
         return user, token
 
     @owned(lambda self, username, *_: self.meta.shard_for_text(username.lower()))
-    async def login(self, username: str, password: str) -> tuple[UserRecord, str]:
+    async def login(self, username: str, password: str, address: str = "") -> tuple[UserRecord, str]:
+        """`address` is the client's (empty if unknown): one this account logged in from has its
+        own failure window, so that guesses from elsewhere cannot lock the owner out (ratelimit.py)."""
         name = username.lower()
-        wait = self.login_failures.retry_after(name)
+        window = self.known_addresses.failure_key(name, address)
+        wait = self.login_failures.retry_after(window)
         if wait is not None:
             raise RateLimited(f"too many failed logins for '{name}'; try again in {wait} s", wait)
-        # Counted as a failure before the (slow) check, so that guesses sent in parallel cannot
-        # all pass the limit above before any of them is counted; a right password resets it.
-        self.login_failures.record_failure(name)
-        row = await self.meta.read_one(
-            self.meta.shard_for_text(name), f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = ?", (name,)
-        )
-        if not await self.passwords.verify(row["password_hash"] if row else None, password) or row is None:
+        with self.passwords.admission():  # a full hashing queue is a 503 now, before anything is counted
+            # Counted as a failure before the (slow) check, so that guesses sent in parallel cannot
+            # all pass the limit above before any of them is counted; a right password resets it.
+            self.login_failures.record_failure(window)
+            row = await self.meta.read_one(
+                self.meta.shard_for_text(name), f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = ?", (name,)
+            )
+            matches = await self.passwords.verify(row["password_hash"] if row else None, password)
+        if not matches or row is None:
             raise NotAuthenticated("wrong username or password")
-        self.login_failures.reset(name)
+        self.login_failures.reset(window)
+        self.known_addresses.remember(name, address)
         user = _record(row)
         if reason := self._refusal(user.id):
             raise Forbidden(reason)

@@ -104,6 +104,7 @@ group_commit = {str(group_commit).lower()}
 [accounts]
 argon2_time_cost = 1
 argon2_memory_kib = 64
+max_waiting_hashes = 1000   # every account is registered at once below: a flood the default would turn away
 [plugins]
 dirs = []
 """

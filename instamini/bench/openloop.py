@@ -13,10 +13,13 @@ is measured from the request's *intended* send time, so time spent queueing (in 
 waiting for a connection, in the kernel, in the server) shows. A request that falls due
 while every connection is busy opens another one, up to a cap (256 by default); at the cap
 it waits for the next free connection, is counted as a "late start", and that wait is part
-of its latency. A request still unanswered when the drain ends (`drain_seconds` after the
-last one was due) is an error whose latency is its wait so far: an overloaded server cannot
-hide by not answering. Each operation of a weighted mix is a builder that returns pre-encoded
-request bytes (and a context handed back to an optional response callback).
+of its latency. A request that meets a connection the server has just closed (an idle
+keep-alive one: granian closes those after 30 s) before any byte of its answer is sent
+again once on a new connection, as a browser does, and counted as "resent". A request
+still unanswered when the drain ends (`drain_seconds` after the last one was due) is an
+error whose latency is its wait so far: an overloaded server cannot hide by not answering.
+Each operation of a weighted mix is a builder that returns pre-encoded request bytes (and
+a context handed back to an optional response callback).
 
 Cost: raw `asyncio.open_connection` streams, requests encoded once by the caller where they
 can be, responses parsed by Content-Length only: about 40 us of client CPU per request at
@@ -126,6 +129,7 @@ class OpenLoop:
         self.stats = {op.name: OpStats() for op in operations}
         self.start_delays: list[float] = []  # intended send -> request written: the client's own queueing
         self.sent = self.completed = self.failed = self.late_starts = 0
+        self.resent = 0  # requests sent again after the server closed an idle connection under them
         self.connections = self.peak_connections = 0
         self.dispatching = True
         self.idle: list[asyncio.Future] = []  # one future per idle connection, resolved with its next request
@@ -208,7 +212,21 @@ class OpenLoop:
             while item is not None:
                 if writer is None:
                     reader, writer = await self._open_or_fail(item)
-                if writer is not None and not await self._exchange(loop, reader, writer, item):
+                answered = False
+                if writer is not None:
+                    prepared = self._prepare(loop, item)
+                    answered = await self._exchange(loop, reader, writer, item, prepared)
+                    if answered is None:
+                        # Closed before a byte of the answer: the server's normal end of an idle
+                        # keep-alive connection (granian's, after 30 s), met by this request. A
+                        # browser sends it again on a new connection; so does this client, once.
+                        self.resent += 1
+                        writer.close()
+                        reader, writer = await self._open_or_fail(item)
+                        answered = writer is not None and await self._exchange(
+                            loop, reader, writer, item, prepared, last_try=True
+                        )
+                if writer is not None and not answered:
                     writer.close()
                     reader = writer = None  # broken: reconnect for the next request
                 item = await self._next_item()
@@ -240,19 +258,35 @@ class OpenLoop:
             stats.errors += 1
         self.unfinished = len(self.pending)
 
-    async def _exchange(self, loop, reader, writer, item) -> bool:
-        """One request and its answer; False if the connection broke."""
+    def _prepare(self, loop, item) -> tuple[bytes, Any, float]:
+        """The request's bytes, its context, and the time its latency counts from."""
         intended, operation = item
         request, context = operation.build(self.build_rng)
         sent = loop.time()
         origin = min(intended, sent)  # late: from when it was due; early (timer slack): from sending
         self.start_delays.append(sent - origin)
+        return request, context, origin
+
+    async def _exchange(self, loop, reader, writer, item, prepared, *, last_try: bool = False) -> bool | None:
+        """One request and its answer; False if the connection broke; None if it was closed
+        before any byte of the answer came (unless `last_try`): the caller may send it again."""
+        _, operation = item
+        request, context, origin = prepared
         try:
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError) as error:
+            if not last_try and not getattr(error, "partial", b""):
+                return None
+            self._fail(item)
+            return False
+        except (OSError, asyncio.LimitOverrunError):
+            self._fail(item)
+            return False
+        try:
             match = CONTENT_LENGTH.search(head)
             body = await reader.readexactly(int(match.group(1))) if match else b""
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        except (OSError, asyncio.IncompleteReadError):
             self._fail(item)
             return False
         del self.pending[id(item)]
@@ -294,6 +328,7 @@ class OpenLoop:
             "errors": sum(stats.errors for stats in self.stats.values()),
             "unfinished": self.unfinished,
             "late_starts": self.late_starts,
+            "resent_after_idle_close": self.resent,
             "peak_connections": self.peak_connections,
             "offered_rate": round(self.sent / self.seconds, 1),
             "achieved_rate": round(self.completed / self.elapsed, 1),

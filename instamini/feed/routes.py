@@ -9,6 +9,7 @@ from litestar.datastructures import State
 from litestar.params import Parameter
 
 from ..accounts.auth import Viewer, logged_in
+from ..errors import NotFound
 from ..graph.routes import Limit
 from ..posts.routes import PathId
 from ..posts.schemas import PostList
@@ -34,7 +35,7 @@ async def reels_feed(
 
 @get(
     "/api/v1/feed/explain/{post_id:str}", tags=["feed"], summary="Why the ranker placed a post where it did in your feed",
-    guards=[logged_in],
+    guards=[logged_in], raises=[NotFound],
 )
 async def explain(request: Request[Viewer, str, State], state: State, post_id: PathId) -> dict:
     return await state.feed.explain(request.user.id, id_in_path(post_id, "post"))

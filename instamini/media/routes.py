@@ -19,8 +19,9 @@ from litestar.response.base import ASGIResponse
 
 from ..accounts.auth import Viewer, logged_in
 from ..config import Config
-from ..errors import NotFound
+from ..errors import InvalidInput, NotFound, RateLimited, TooLarge, UnsupportedMedia
 from ..ids import parse_id
+from ..posts.schemas import MAX_ALT_TEXT_CHARS
 from .forwarding import counts_against_limit, to_owner
 from .schemas import MediaOut, media_out
 from .serve import media_response
@@ -37,7 +38,7 @@ class UploadOperation(Operation):
     def __post_init__(self) -> None:
         fields = {
             "file": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY, description=SUPPORTED),
-            "alt_text": Schema(type=OpenAPIType.STRING, description="what the photo or video shows"),
+            "alt_text": Schema(type=OpenAPIType.STRING, max_length=MAX_ALT_TEXT_CHARS, description="what the photo or video shows"),
         }
         form = Schema(type=OpenAPIType.OBJECT, properties=fields, required=["file"])
         self.request_body = RequestBody(content={"multipart/form-data": OpenAPIMediaType(schema=form)}, required=True)
@@ -60,18 +61,21 @@ def build_handlers(config: Config) -> list:
         middleware=[upload_limit.middleware, to_owner],
         request_max_body_size=body_limit,
         operation_class=UploadOperation,
+        raises=[InvalidInput, TooLarge, UnsupportedMedia, RateLimited],  # the form is parsed by hand: 400s are ours
     )
     async def upload(request: Request[Viewer, str, State], state: State) -> MediaOut:
         return media_out(await state.media.upload(request.user.id, request))
 
-    @get("/api/v1/media/{media_id:str}", tags=["media"], summary="Processing status and variants of your upload", guards=[logged_in])
+    @get("/api/v1/media/{media_id:str}", tags=["media"], summary="Processing status and variants of your upload", guards=[logged_in],
+         raises=[NotFound])
     async def status(media_id: MediaId, request: Request[Viewer, str, State], state: State) -> MediaOut:
         parsed = parse_id(media_id)
         if parsed is None:
             raise NotFound("no such media")
         return media_out(await state.media.get(request.user.id, parsed))
 
-    @route("/media/{name:str}", http_method=["GET", "HEAD"], tags=["media"], summary="A processed file: immutable, with ETag and Range")
+    @route("/media/{name:str}", http_method=["GET", "HEAD"], tags=["media"], summary="A processed file: immutable, with ETag and Range",
+            raises=[NotFound])
     async def file(name: FileName, request: Request, state: State) -> ASGIResponse:
         try:
             return await media_response(state.blobs, name, request.headers, head_only=request.method == "HEAD")

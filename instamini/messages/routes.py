@@ -7,9 +7,11 @@ from typing import Annotated, Literal
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, Parameter
 
 from ..accounts.auth import Viewer, logged_in
+from ..errors import Forbidden, NotFound, RateLimited
 from ..graph.routes import Cursor, Limit
 from ..posts.routes import PathId, body_ids
 from ..posts.views import id_in_path
@@ -43,16 +45,18 @@ class ThreadsController(Controller):
     @post(
         "/",
         summary="Start a thread: one name for a direct thread (201 new, 200 if you already have one), several for a group",
+        responses={200: ResponseSpec(ThreadOut, description="You already had a direct thread with them: that one")},
+        raises=[NotFound],
     )
     async def start(self, data: JSONBody[ThreadIn], request: LoggedIn, state: State) -> Response[ThreadOut]:
         view, created = await state.messages.start_thread(request.user.id, data.usernames)
         return Response(thread_out(view), status_code=201 if created else 200)
 
-    @get("/{thread_id:str}", summary="One of your threads")
+    @get("/{thread_id:str}", summary="One of your threads", raises=[NotFound])
     async def thread(self, thread_id: PathId, request: LoggedIn, state: State) -> ThreadOut:
         return thread_out(await state.messages.thread(request.user.id, id_in_path(thread_id, "thread")))
 
-    @get("/{thread_id:str}/messages", summary="A thread's messages, newest first")
+    @get("/{thread_id:str}/messages", summary="A thread's messages, newest first", raises=[NotFound])
     async def history(
         self, thread_id: PathId, request: LoggedIn, state: State, cursor: Cursor = None, limit: Limit = 20
     ) -> MessageList:
@@ -63,6 +67,7 @@ class ThreadsController(Controller):
         "/{thread_id:str}/messages",
         summary="Send text, one of your ready photos (media_id) and/or a post you can see (post_id)",
         middleware=[send_limit.middleware],
+        raises=[NotFound, Forbidden, RateLimited],
     )
     async def send(self, thread_id: PathId, data: JSONBody[MessageIn], request: LoggedIn, state: State) -> MessageOut:
         view = await state.messages.send(
@@ -74,7 +79,10 @@ class ThreadsController(Controller):
         )
         return message_out(view)
 
-    @post("/{thread_id:str}/read", summary="Mark the thread read up to a message (your read receipt)", status_code=200)
+    @post(
+        "/{thread_id:str}/read", summary="Mark the thread read up to a message (your read receipt)", status_code=200,
+        raises=[NotFound],
+    )
     async def read(self, thread_id: PathId, data: JSONBody[ReadIn], request: LoggedIn, state: State) -> ReadState:
         thread = id_in_path(thread_id, "thread")
         message_id = body_ids([data.message_id], "message_id")[0]
@@ -82,7 +90,7 @@ class ThreadsController(Controller):
         view = await state.messages.thread(request.user.id, thread)
         return ReadState(str(thread), str(view.read_up_to[request.user.id]), view.unread)
 
-    @post("/{thread_id:str}/accept", summary="Move a message request to your inbox", status_code=200)
+    @post("/{thread_id:str}/accept", summary="Move a message request to your inbox", status_code=200, raises=[NotFound])
     async def accept(self, thread_id: PathId, request: LoggedIn, state: State) -> ThreadOut:
         return thread_out(await state.messages.accept(request.user.id, id_in_path(thread_id, "thread")))
 

@@ -11,23 +11,20 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
-from ..accounts.schemas import IdString, Input
+from ..accounts.schemas import IdString, Input, nested_limits
 from ..graph.schemas import UserSummary
 from ..media.schemas import MediaOut
 
 MAX_PARTICIPANTS, MAX_TEXT_CHARS = 32, 2000
 
 Name = Annotated[str, Meta(min_length=1, max_length=64)]
+_Others = Annotated[list[Name], Meta(min_length=1, max_length=MAX_PARTICIPANTS - 1)]
 
 
 class ThreadIn(Input):
     usernames: Annotated[
-        list[Name],
-        Meta(
-            min_length=1,
-            max_length=MAX_PARTICIPANTS - 1,
-            description="one name: a direct thread; 2 or more: a group (you are added)",
-        ),
+        _Others,
+        Meta(description="one name: a direct thread; 2 or more: a group (you are added)", extra_json_schema=nested_limits(_Others)),
     ]
 
 

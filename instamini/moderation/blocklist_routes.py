@@ -10,7 +10,7 @@ from litestar.datastructures import State
 from litestar.params import JSONBody, Parameter
 
 from ..accounts.auth import Viewer
-from ..errors import InvalidInput, NotFound
+from ..errors import Forbidden, InvalidInput, NotFound
 from ..ids import parse_id
 from ..ranker.phash import to_hex
 from .blocklist import BlockedHash
@@ -51,13 +51,14 @@ def _parse(text: str | None, what: str) -> int | None:
     return parsed
 
 
-@get("/api/v1/admin/blocklist", guards=[is_admin], tags=["moderation"], summary="The media blocklist, newest first")
+@get("/api/v1/admin/blocklist", guards=[is_admin], tags=["moderation"], summary="The media blocklist, newest first",
+     raises=[Forbidden])
 async def list_blocklist(state: State) -> dict:
     return {"items": [entry_out(entry) for entry in state.blocklist.list()]}
 
 
 @post("/api/v1/admin/blocklist", guards=[is_admin], tags=["moderation"], status_code=201,
-      summary="Block the images of a media item or a post")
+      summary="Block the images of a media item or a post", raises=[Forbidden, NotFound])
 async def add_to_blocklist(data: JSONBody[BlockIn], request: Request[Viewer, str, State], state: State) -> dict:
     if (data.media_id is None) == (data.post_id is None):
         raise InvalidInput("give either media_id or post_id, not both")
@@ -79,7 +80,7 @@ async def add_to_blocklist(data: JSONBody[BlockIn], request: Request[Viewer, str
 
 
 @delete("/api/v1/admin/blocklist/{entry_id:str}", guards=[is_admin], tags=["moderation"],
-        summary="Remove an entry from the media blocklist")
+        summary="Remove an entry from the media blocklist", raises=[Forbidden, NotFound])
 async def remove_from_blocklist(entry_id: EntryId, state: State) -> None:
     parsed = parse_id(entry_id)
     if parsed is None:

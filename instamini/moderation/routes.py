@@ -9,10 +9,11 @@ from litestar import Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, Parameter
 
 from ..accounts.auth import Viewer, logged_in
-from ..errors import Forbidden, InvalidInput, NotAuthenticated
+from ..errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from ..graph.routes import Cursor, Limit, Username
 from ..ids import parse_id
 from .service import Report
@@ -32,7 +33,7 @@ async def is_admin(connection: ASGIConnection, _: BaseRouteHandler) -> None:
 
 class ReportIn(msgspec.Struct, forbid_unknown_fields=True):
     kind: Literal["post", "comment", "account", "message"]
-    target_id: str
+    target_id: Annotated[str, msgspec.Meta(max_length=20)]  # an id: 20 digits hold any 64-bit one
     reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
 
 
@@ -47,13 +48,14 @@ def report_out(report: Report) -> dict:
     return fields
 
 
-@post("/api/v1/reports", guards=[logged_in], tags=["moderation"], summary="Report content or an account")
+@post("/api/v1/reports", guards=[logged_in], tags=["moderation"], summary="Report content or an account", raises=[NotFound],
+      responses={200: ResponseSpec(dict, description="You had already reported it: your open report")})
 async def create_report(data: JSONBody[ReportIn], request: Request[Viewer, str, State], state: State) -> Response:
     report, created = await state.moderation.report(request.user.id, data.kind, data.target_id, data.reason)
     return Response(report_out(report), status_code=201 if created else 200)
 
 
-@get("/api/v1/admin/reports", guards=[is_admin], tags=["moderation"], summary="Reports, newest first")
+@get("/api/v1/admin/reports", guards=[is_admin], tags=["moderation"], summary="Reports, newest first", raises=[Forbidden])
 async def list_reports(state: State, status: Status = "open", cursor: Cursor = None, limit: Limit = 20) -> dict:
     before = (1 << 63) - 1 if not cursor else parse_id(cursor)
     if before is None:
@@ -64,7 +66,7 @@ async def list_reports(state: State, status: Status = "open", cursor: Cursor = N
 
 
 @post("/api/v1/admin/reports/{report_id:str}/resolve", guards=[is_admin], tags=["moderation"], status_code=200,
-      summary="Resolve a report")
+      summary="Resolve a report", raises=[Forbidden, NotFound, Conflict])
 async def resolve_report(
     report_id: ReportId, data: JSONBody[ResolveIn], request: Request[Viewer, str, State], state: State
 ) -> dict:
@@ -75,7 +77,7 @@ async def resolve_report(
 
 
 @post("/api/v1/admin/users/{username:str}/suspend", guards=[is_admin], tags=["moderation"], status_code=200,
-      summary="Suspend an account")
+      summary="Suspend an account", raises=[Forbidden, NotFound])
 async def suspend_user(username: Username, state: State) -> dict:
     user = await state.accounts.by_username(username)
     await state.moderation.suspend(user.id)
@@ -83,7 +85,7 @@ async def suspend_user(username: Username, state: State) -> dict:
 
 
 @post("/api/v1/admin/users/{username:str}/unsuspend", guards=[is_admin], tags=["moderation"], status_code=200,
-      summary="Lift a suspension")
+      summary="Lift a suspension", raises=[Forbidden, NotFound])
 async def unsuspend_user(username: Username, state: State) -> dict:
     user = await state.accounts.by_username(username)
     await state.moderation.unsuspend(user.id)

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from msgspec import UNSET, Meta, Struct, UnsetType, field
 
-from ..accounts.schemas import IdString, Input
+from ..accounts.schemas import IdString, Input, nested_limits
 from ..graph.schemas import UserSummary
 from ..media.schemas import MediaOut
 
@@ -19,9 +19,13 @@ MAX_ITEMS, MAX_CAPTION_CHARS, MAX_ALT_TEXT_CHARS, MAX_COMMENT_CHARS = 10, 2200, 
 
 Caption = Annotated[str, Meta(max_length=MAX_CAPTION_CHARS, description="text with #hashtags and @mentions")]
 AltText = Annotated[str, Meta(max_length=MAX_ALT_TEXT_CHARS, description="what the image shows, for screen readers")]
-AltTexts = Annotated[dict[IdString, AltText], Meta(description="media id -> alt text, for items of this post")]
+_AltTextById = Annotated[dict[IdString, AltText], Meta(max_length=MAX_ITEMS)]  # one per item of a post at most
+AltTexts = Annotated[
+    _AltTextById, Meta(description="media id -> alt text, for items of this post", extra_json_schema=nested_limits(_AltTextById))
+]
+_ReadyUploads = Annotated[list[IdString], Meta(min_length=1, max_length=MAX_ITEMS)]
 MediaIds = Annotated[
-    list[IdString], Meta(min_length=1, max_length=MAX_ITEMS, description="ready uploads of yours, in carousel order")
+    _ReadyUploads, Meta(description="ready uploads of yours, in carousel order", extra_json_schema=nested_limits(_ReadyUploads))
 ]
 
 

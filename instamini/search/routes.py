@@ -9,13 +9,15 @@ from litestar.datastructures import State
 from litestar.params import Parameter
 
 from ..accounts.auth import Viewer, viewer_id
+from ..errors import NotFound
 from ..graph.routes import Cursor, Limit, user_summary
 from ..posts.schemas import PostList
 from ..posts.views import post_list
 from .schemas import HashtagOut, SearchResults
 
 Anyone = Request[Viewer | None, str, State]
-Query = Annotated[str, Parameter(description="what was typed; text, never query syntax")]
+# 200 is the ceiling of [search] max_query_chars; the service refuses more than the configured number.
+Query = Annotated[str, Parameter(max_length=200, description="what was typed; text, never query syntax")]
 TagName = Annotated[str, Parameter(max_length=128, description="a hashtag, without the #")]
 Order = Annotated[Literal["recent", "top"], Parameter(description="recent: newest first; top: most liked and commented")]
 
@@ -36,7 +38,7 @@ class TagPostsController(Controller):
     path = "/api/v1/tags/{tag:str}/posts"
     tags = ["search"]
 
-    @get("/", summary="Posts with a hashtag: the newest, or the top among the newest")
+    @get("/", summary="Posts with a hashtag: the newest, or the top among the newest", raises=[NotFound])
     async def posts(
         self, tag: TagName, request: Anyone, state: State, order: Order = "recent", cursor: Cursor = None, limit: Limit = 20
     ) -> PostList:

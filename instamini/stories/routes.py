@@ -7,6 +7,7 @@ from litestar.datastructures import State
 from litestar.params import JSONBody
 
 from ..accounts.auth import Viewer, logged_in
+from ..errors import Conflict, NotFound
 from ..graph.routes import user_summary
 from ..ids import iso_from_ms
 from ..media.schemas import media_out
@@ -39,7 +40,7 @@ class StoriesController(Controller):
     tags = ["stories"]
     guards = [logged_in]
 
-    @post("/", summary="Share a ready photo or video of yours as a story (it expires)")
+    @post("/", summary="Share a ready photo or video of yours as a story (it expires)", raises=[Conflict])
     async def create(self, data: JSONBody[StoryIn], request: LoggedIn, state: State) -> StoryOut:
         (media_id,) = body_ids([data.media_id], "media_id")
         return story_out(await state.stories.post(request.user.id, media_id), seen=True)
@@ -48,12 +49,12 @@ class StoriesController(Controller):
     async def tray(self, request: LoggedIn, state: State) -> Tray:
         return Tray(items=[entry_out(entry) for entry in await state.stories.tray(request.user.id)])
 
-    @post("/{story_id:str}/seen", summary="Mark a story seen (idempotent)", status_code=200)
+    @post("/{story_id:str}/seen", summary="Mark a story seen (idempotent)", status_code=200, raises=[NotFound])
     async def seen(self, story_id: PathId, request: LoggedIn, state: State) -> SeenOut:
         await state.stories.mark_seen(request.user.id, id_in_path(story_id, "story"))
         return SeenOut(id=story_id, seen=True)
 
-    @get("/{story_id:str}/viewers", summary="Who has seen your story, newest first")
+    @get("/{story_id:str}/viewers", summary="Who has seen your story, newest first", raises=[NotFound])
     async def viewers(self, story_id: PathId, request: LoggedIn, state: State) -> ViewerList:
         found = await state.stories.viewers(request.user.id, id_in_path(story_id, "story"))
         return ViewerList(items=[ViewerOut(user=user_summary(v.user), seen_at=iso_from_ms(v.seen_ms)) for v in found])

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 
 from typing import Literal
 
+import anyio
 import msgspec
 from litestar import Litestar, Request, get, post
 from litestar.config.app import AppConfig
@@ -25,12 +26,14 @@ from litestar.enums import ScopeType
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.datastructures import State
 from litestar.params import JSONBody
-from prometheus_client import REGISTRY
+from litestar.response import Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY
 
 from ..accounts.auth import logged_in
 from ..errors import NotFound
 from ..module import Module
 from .metrics import StoresCollector
+from .looplag import LoopLagMonitor
 from .stats import RequestCounter, SystemStats
 
 
@@ -50,7 +53,7 @@ class StrategyIn(msgspec.Struct, forbid_unknown_fields=True):
     strategy: Literal["push", "pull", "hybrid"]
 
 
-@post("/api/v1/system/feed-strategy", tags=["operations"], guards=[logged_in], status_code=200,
+@post("/api/v1/system/feed-strategy", tags=["operations"], guards=[logged_in], status_code=200, raises=[NotFound],
       summary="Development mode only: switch the live feed strategy (404 otherwise)")
 async def switch_feed_strategy(data: JSONBody[StrategyIn], request: Request, state: State) -> dict:
     feed = state.get("feed")
@@ -62,6 +65,14 @@ async def switch_feed_strategy(data: JSONBody[StrategyIn], request: Request, sta
     # and rebuilt on their next read.
     feed.check_strategy()
     return {"strategy": feed.strategy, "previous": previous}
+
+
+class MetricsController(PrometheusController):
+    """Litestar's Prometheus endpoint, documented as what it answers: the text format, not JSON."""
+
+    @get(media_type=CONTENT_TYPE_LATEST, tags=["operations"], summary="Prometheus metrics, in their text format")
+    async def get(self) -> Response:
+        return await PrometheusController.get.fn(self)
 
 
 class SystemModule(Module):
@@ -77,7 +88,7 @@ class SystemModule(Module):
         prometheus = PrometheusConfig(app_name="instamini", prefix="instamini", group_path=True, scopes={ScopeType.HTTP})
         app_config.middleware.append(self.counter.middleware)
         app_config.middleware.append(prometheus.middleware)
-        app_config.route_handlers.extend([healthz, PrometheusController, system_stats, switch_feed_strategy])
+        app_config.route_handlers.extend([healthz, MetricsController, system_stats, switch_feed_strategy])
         app_config.lifespan.append(self.lifespan)
         return app_config
 
@@ -87,7 +98,14 @@ class SystemModule(Module):
         app.state.system_stats = SystemStats(app.state, modules, self.config.server.debug, self.counter)
         collector = StoresCollector(app.state)
         REGISTRY.register(collector)
+        # Always on, tests too: a measurement, not work (one wake-up per interval).
+        app.state.loop_lag = loop_lag = LoopLagMonitor()
+        REGISTRY.register(loop_lag)
         try:
-            yield
+            async with anyio.create_task_group() as background:
+                background.start_soon(loop_lag.run)
+                yield
+                background.cancel_scope.cancel()
         finally:
+            REGISTRY.unregister(loop_lag)
             REGISTRY.unregister(collector)

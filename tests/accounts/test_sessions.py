@@ -96,6 +96,17 @@ async def test_logout_revokes_only_that_token(client, alice):
     assert_error(await client.delete(LOGOUT, headers=alice.headers), 401, "invalid or revoked token")
 
 
+async def test_logout_is_a_204_without_a_body_that_clears_both_cookies(client, alice):
+    """Found by tests/reliability/test_schemathesis.py: the OpenAPI promised a JSON body with the 204."""
+    response = await client.delete(LOGOUT, headers=alice.headers)
+    assert response.status_code == 204 and response.content == b""
+    cleared = response.headers.get_list("set-cookie")
+    assert sorted(c.split("=")[0] for c in cleared) == ["instamini_csrf", "instamini_session"]
+    assert all("Max-Age=0" in c for c in cleared)
+    documented = (await client.get("/schema/openapi.json")).json()["paths"][LOGOUT]["delete"]["responses"]["204"]
+    assert "content" not in documented
+
+
 async def test_logout_leaves_other_users_alone(client, alice, bob):
     assert (await client.delete(LOGOUT, headers=alice.headers)).status_code == 204
     assert (await client.get("/api/v1/me", headers=bob.headers)).status_code == 200

@@ -141,3 +141,45 @@ async def test_requests_unanswered_when_the_drain_ends_are_errors_with_their_wai
     # Their latency is the wait until the bench gave up: a lower bound, never left out.
     assert len(run.stats["slow"].latencies) == 4 and min(run.stats["slow"].latencies) >= 0.05
     assert result["operations"]["slow"]["count"] == 0
+
+
+async def _answer_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answers one request, then closes the keep-alive connection, as a server does with an idle one."""
+    try:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+async def _hang_up(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.close()  # accepts, answers nothing
+
+
+async def test_a_request_that_meets_a_closed_keep_alive_connection_is_sent_again_not_an_error():
+    server = await asyncio.start_server(_answer_once, "127.0.0.1", 0)
+    try:
+        operations = [Operation("get", 1, Fixed(encode_request("GET", "/")))]
+        run = OpenLoop("127.0.0.1", server.sockets[0].getsockname()[1], operations,
+                       50, 0.3, arrivals="uniform", max_connections=1, initial_connections=1, progress=False)
+        result = await run.run()
+    finally:
+        server.close()
+    assert result["sent"] == result["completed"] == 15 and result["errors"] == 0
+    assert result["resent_after_idle_close"] >= 1  # every connection after its first request was closed
+
+
+async def test_a_server_that_never_answers_is_tried_once_more_then_an_error():
+    server = await asyncio.start_server(_hang_up, "127.0.0.1", 0)
+    try:
+        operations = [Operation("get", 1, Fixed(encode_request("GET", "/")))]
+        run = OpenLoop("127.0.0.1", server.sockets[0].getsockname()[1], operations,
+                       50, 0.1, arrivals="uniform", max_connections=1, initial_connections=1, progress=False)
+        result = await run.run()
+    finally:
+        server.close()
+    assert result["sent"] == result["errors"] == 5 and result["completed"] == 0
+    assert result["resent_after_idle_close"] == 5

@@ -25,6 +25,13 @@ async def test_a_direct_thread_is_made_once_whoever_starts_it_again(client, alic
     assert len((await stored(client))["threads"]) == 1
 
 
+async def test_both_answers_of_starting_a_thread_are_documented(client):
+    """Found by tests/reliability/test_schemathesis.py: the 200 for an existing direct thread was not."""
+    responses = (await client.get("/schema/openapi.json")).json()["paths"][THREADS]["post"]["responses"]
+    for status in ("200", "201"):
+        assert responses[status]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ThreadOut"}
+
+
 async def test_a_group_is_new_every_time(client, alice, bob, carol):
     group = await start(client, alice, carol, bob)
     assert group["kind"] == "group"

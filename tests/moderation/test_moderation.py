@@ -144,3 +144,21 @@ async def test_suspension_survives_restart(config):
     async with AsyncTestClient(create_app(config)) as client:
         assert (await client.get("/api/v1/me", headers=alice.headers)).status_code == 401
         assert (await client.get("/api/v1/users/alice")).status_code == 404
+
+
+async def test_reporting_an_account_that_blocks_you_is_reporting_a_missing_one(client, alice, bob):
+    """Found by tests/reliability: the answer named the blocker ("no user 'alice'") where a
+    missing account gets "no account <id>", so it told bob whom the id belongs to."""
+    assert (await client.post("/api/v1/users/bob/block", headers=alice.headers)).status_code == 200
+    missing = str(int(alice.id) - (3_600_000 << 23))  # same length and shard, made before anyone
+    blocker = await client.post(REPORTS, json={"kind": "account", "target_id": alice.id}, headers=bob.headers)
+    nobody = await client.post(REPORTS, json={"kind": "account", "target_id": missing}, headers=bob.headers)
+    assert blocker.status_code == nobody.status_code == 404
+    assert blocker.text.replace(alice.id, "ID") == nobody.text.replace(missing, "ID")
+    assert "alice" not in blocker.text
+
+
+async def test_an_overlong_target_id_is_bad_input(client, alice):
+    """Found by tests/reliability/test_request_limits.py: target_id had no maximum length."""
+    response = await client.post(REPORTS, json={"kind": "post", "target_id": "1" * 21}, headers=alice.headers)
+    assert response.status_code == 400 and "target_id" in response.json()["detail"], response.text

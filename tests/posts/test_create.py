@@ -113,6 +113,8 @@ MALFORMED = [
     ({"media_ids": ["1"], "alt_texts": {"1": "a" * 1001}}, ["alt_texts", "length <= 1000"]),
     ({"media_ids": ["1"], "alt_texts": {"x": "a"}}, ["alt_texts", "matching regex"]),
     ({"media_ids": ["1"], "alt_texts": ["a"]}, ["alt_texts", "expected `object`"]),
+    # A post has 10 items at most, so it has 10 alt texts at most: the map is bounded too.
+    ({"media_ids": ["1"], "alt_texts": {str(i): "a" for i in range(1, 12)}}, ["alt_texts", "length <= 10"]),
     ({"media_ids": ["1"], "location": "Paris"}, ["unknown field", "location"]),
 ]
 

@@ -84,3 +84,5 @@ async def test_empty_and_punctuation_queries_are_empty(client, alice):
 async def test_over_long_query_is_refused(client):
     assert_error(await client.get(SEARCH, params={"q": "a" * 65}), 400, "64")
     assert (await client.get(SEARCH, params={"q": "a" * 64})).status_code == 200
+    # Past the ceiling of the setting (200), the parameter itself refuses it, as the OpenAPI says.
+    assert_error(await client.get(SEARCH, params={"q": "a" * 201}), 400, "q", "length <= 200")

@@ -33,3 +33,10 @@ async def test_openapi_documents_every_api_route(client):
         "/api/v1/follow-requests/{username}/reject",
     ]:
         assert path in paths, path
+
+
+async def test_metrics_are_documented_as_the_text_format_they_answer(client):
+    """Found by tests/reliability/test_schemathesis.py: the OpenAPI said /metrics answers JSON."""
+    documented = (await client.get("/schema/openapi.json")).json()["paths"]["/metrics"]["get"]["responses"]["200"]
+    answered = (await client.get("/metrics")).headers["content-type"]
+    assert list(documented["content"]) == [answered]
