@@ -2,9 +2,12 @@
 
 Where things live: a user, and the reservation of their username, on the shard
 that the username's hash picks (so registering is one transaction on one shard);
-a session on the shard that the token's hash picks. Tokens are 256 random bits
-given to the client once; only their SHA-256 is stored, so a copy of the database
-holds no usable token.
+a session on the user's shard too, which the token names: a token is
+`<shard>.<256 random bits>`, given to the client once; only its SHA-256 is stored, so
+a copy of the database holds no usable token. So in a cluster a session is checked by
+the user's own instance, and while another instance is down every user it does not
+own can still log in and be recognised. (Tokens from before the prefix, with no `.`,
+have their rows on the shard their hash picks, and keep working until they expire.)
 
 The hot reads (token -> user, username -> id, id -> user) are served from the
 LMDB cache; a miss costs one SQLite query and fills the cache.
@@ -181,19 +184,18 @@ class AccountsService:
         )
 
     async def _new_session(self, user_id: int) -> str:
-        token = secrets.token_urlsafe(32)
+        token = f"{shard_of(user_id)}.{secrets.token_urlsafe(32)}"
         await self._store_session(token_hash(token), user_id)
         self.emit("session.created", user_id=user_id)
         return token
 
-    @owned(lambda self, digest, user_id: self._session_shard(digest))
+    @owned(lambda self, digest, user_id: shard_of(user_id))
     async def _store_session(self, digest: bytes, user_id: int) -> None:
-        # A session row lives on the shard its token's hash picks, which may be another
-        # instance's than the user's.
+        # A session row lives on the user's shard: the one its token's prefix names.
         now = int(time.time())
         expires_at = now + self.config.session_days * 86400
         await self.meta.write(
-            self._session_shard(digest),
+            shard_of(user_id),
             lambda conn: conn.execute(
                 "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
                 (digest, user_id, now, expires_at),
@@ -201,18 +203,28 @@ class AccountsService:
         )
         self.sessions.put(digest, SessionRecord(user_id, expires_at))
 
-    def _session_shard(self, digest: bytes) -> int:
-        return int.from_bytes(digest[:8], "big") % self.meta.shard_count
+    def _session_shard(self, token: str) -> int:
+        """Where a token's session row is: the shard its prefix names; for a token from before
+        prefixes (no `.`), the one its hash picks; -1 if no shard could hold it."""
+        prefix, dot, _ = token.partition(".")
+        if not dot:
+            return int.from_bytes(token_hash(token)[:8], "big") % self.meta.shard_count
+        if prefix.isdigit() and len(prefix) <= 5 and int(prefix) < self.meta.shard_count:
+            return int(prefix)
+        return -1
 
-    @owned(lambda self, token: self._session_shard(token_hash(token)))
+    @owned(lambda self, token: self._session_shard(token))
     async def authenticate(self, token: str) -> int:
         """The user id that a bearer token belongs to, or NotAuthenticated."""
         digest = token_hash(token)
         session = self.sessions.get(digest)
         if session is None:
+            shard = self._session_shard(token)
+            if shard < 0:
+                raise NotAuthenticated("invalid or revoked token")
             generation = self.sessions.generation()
             row = await self.meta.read_one(
-                self._session_shard(digest), "SELECT user_id, expires_at FROM sessions WHERE token_hash = ?", (digest,)
+                shard, "SELECT user_id, expires_at FROM sessions WHERE token_hash = ?", (digest,)
             )
             if row is None:
                 raise NotAuthenticated("invalid or revoked token")
@@ -227,12 +239,12 @@ class AccountsService:
     def _refusal(self, user_id: int) -> str | None:
         return next((reason for check in self.refuse_login if (reason := check(user_id))), None)
 
-    @owned(lambda self, token: self._session_shard(token_hash(token)))
+    @owned(lambda self, token: self._session_shard(token))
     async def logout(self, token: str) -> None:
         digest = token_hash(token)
         user_id = await self.authenticate(token)
         await self.meta.write(
-            self._session_shard(digest), lambda conn: conn.execute("DELETE FROM sessions WHERE token_hash = ?", (digest,))
+            self._session_shard(token), lambda conn: conn.execute("DELETE FROM sessions WHERE token_hash = ?", (digest,))
         )
         self.sessions.delete(digest)
         for callback in self.on_logout:

@@ -2,7 +2,7 @@
 
 The idea: a benchmark that logs 100,000 people in first would measure argon2, not
 the feed. So the demo writes the session rows a login would (accounts.service:
-a random token, only its SHA-256 stored, on the shard the hash picks) and hands
+a token naming the user's shard, only its SHA-256 stored, on that shard) and hands
 the tokens over in a JSON file `{"username": token}`. Never done by default: the
 file is as good as every password.
 
@@ -19,13 +19,9 @@ from pathlib import Path
 import msgspec
 
 from ..accounts.service import token_hash
+from ..ids import shard_of
 from .network import People
 from .writer import BulkLoad
-
-
-def session_shard(digest: bytes, shards: int) -> int:
-    # As AccountsService._session_shard: the token's hash picks the shard.
-    return int.from_bytes(digest[:8], "big") % shards
 
 
 def write(load: BulkLoad, people: People, session_days: int) -> dict[str, str]:
@@ -34,9 +30,9 @@ def write(load: BulkLoad, people: People, session_days: int) -> dict[str, str]:
     tokens: dict[str, str] = {}
     rows: list[list[tuple]] = [[] for _ in range(shards)]
     for person, name in enumerate(people.names):
-        token = secrets.token_urlsafe(32)
-        digest = token_hash(token)
-        rows[session_shard(digest, shards)].append((digest, people.ids[person], now, now + session_days * 86400))
+        user_id = people.ids[person]
+        token = f"{shard_of(user_id)}.{secrets.token_urlsafe(32)}"  # as AccountsService: the user's shard
+        rows[shard_of(user_id)].append((token_hash(token), user_id, now, now + session_days * 86400))
         tokens[name] = token
     for shard, shard_rows in enumerate(rows):
         load.add(shard, "sessions", sorted(shard_rows))

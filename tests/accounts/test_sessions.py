@@ -134,7 +134,7 @@ async def test_a_token_works_from_a_cold_cache(client, alice):
 async def test_expired_session_is_401(client, alice):
     state = state_of(client)
     digest = token_hash(alice.token)
-    shard = state.accounts._session_shard(digest)
+    shard = state.accounts._session_shard(alice.token)
     past = int(time.time()) - 10
     await write(client, shard, lambda conn: conn.execute("UPDATE sessions SET expires_at = ? WHERE token_hash = ?", (past, digest)))
     sync_in_app(client, state.accounts.sessions.delete, digest)
@@ -174,3 +174,29 @@ async def test_another_users_token_hash_is_not_a_token(client, alice):
     # Only SHA-256 of a token is stored: the stored value does not authenticate.
     stolen = token_hash(alice.token).hex()
     assert_error(await client.get("/api/v1/me", headers=bearer(stolen)), 401, "invalid or revoked token")
+
+
+async def test_a_token_names_its_users_shard_and_a_legacy_or_hostile_one_is_handled(client, alice):
+    """Sessions live on the user's shard, named by the token's prefix, so that in a cluster the
+    user's own instance checks them (accounts/service.py). A token from before the prefix is
+    found where its hash put it; a prefix no shard has is a 401, not an error."""
+    from instamini.ids import shard_of
+
+    state = state_of(client)
+    prefix, _, rest = alice.token.partition(".")
+    assert int(prefix) == shard_of(int(alice.id)) and len(rest) >= 43
+    for hostile in ("99999." + rest, "-1." + rest, "x." + rest, "1" * 40 + "." + rest, "." + rest, alice.token + "."):
+        answer = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {hostile}"})
+        assert answer.status_code == 401, (hostile, answer.text)
+    # A session made before tokens had a prefix: its row on the shard its hash picks.
+    legacy = "legacytokenwithoutanydotinit0123456789abcdef"
+    digest = token_hash(legacy)
+    shard = int.from_bytes(digest[:8], "big") % state.meta.shard_count
+    expires = int(time.time()) + 3600
+    await write(client, shard, lambda conn: conn.execute(
+        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        (digest, int(alice.id), expires - 7200, expires)))
+    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {legacy}"})
+    assert me.status_code == 200 and me.json()["id"] == alice.id
+    assert (await client.delete("/api/v1/sessions/current", headers={"Authorization": f"Bearer {legacy}"})).status_code == 204
+    assert (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {legacy}"})).status_code == 401

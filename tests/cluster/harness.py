@@ -41,6 +41,11 @@ def name_owned_by(owner: str, stem: str) -> str:
     return next(f"{stem}{n}" for n in range(1000) if owner_of_name(f"{stem}{n}") == owner)
 
 
+def session_owner(token: str) -> str:
+    """The instance that checks a token: the owner of the shard its prefix names (the user's)."""
+    return OWNERS[int(token.partition(".")[0])]
+
+
 def holders(cluster: LocalCluster, sql: str, value) -> list[str]:
     """The instances whose shard files hold a row whose first column is `value` (read off the files)."""
     found = []

@@ -9,7 +9,6 @@ in-process instead: how the notifications worker splits a round of writes by own
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 
@@ -19,7 +18,7 @@ from websockets.asyncio.client import connect
 from instamini.ids import IdGenerator
 from tests.accounts.helpers import in_app
 from tests.cluster.conftest import instance_a  # noqa: F401 (fixture)
-from tests.cluster.harness import OWNERS, SHARDS, Person, holders, name_owned_by, two_instances
+from tests.cluster.harness import Person, holders, name_owned_by, session_owner, two_instances
 
 cluster = two_instances()
 THREADS = "/api/v1/threads"
@@ -150,13 +149,9 @@ async def test_a_direct_message_crosses_instances_live_with_receipts_unread_coun
 
 
 def log_in_with_session_on(person: Person, instance: str) -> None:
-    """New sessions until one's row lives on `instance` (it picks its shard by the token's hash)."""
-    while OWNERS[int.from_bytes(hashlib.sha256(person.token.encode()).digest()[:8], "big") % SHARDS] != instance:
-        answer = person.on(instance).post("/api/v1/sessions", json={"username": person.username, "password": "long enough pw"})
-        assert answer.status_code == 201, answer.text
-        person.token = answer.json()["token"]
-    for client in person.clients.values():
-        client.headers["Authorization"] = f"Bearer {person.token}"
+    """Check that `instance` alone can tell who the person is: their session lives on their
+    own shard, whose owner this must be."""
+    assert session_owner(person.token) == instance
 
 
 async def test_while_an_instance_is_down_index_rows_wait_in_the_outbox_and_sockets_stay_open(cluster):

@@ -22,7 +22,6 @@ import httpx
 import msgspec
 import pytest
 
-from instamini.accounts.service import token_hash
 from instamini.cluster import RpcUnavailable
 from instamini.cluster.launch import LocalCluster
 from instamini.feed.celebrities import EXCHANGE
@@ -30,7 +29,7 @@ from instamini.feed.fanout import DELIVER, Delivery
 from instamini.feed.timelines import Entry, ListState, now_ms
 from instamini.ids import shard_of
 from tests.accounts.helpers import in_app, state_of, sync_in_app
-from tests.cluster.harness import FAST, OWNERS, SHARDS, Person, name_owned_by, two_instances
+from tests.cluster.harness import FAST, OWNERS, Person, SHARDS, name_owned_by, session_owner, two_instances
 from tests.media.helpers import jpeg_bytes
 
 cluster = two_instances()
@@ -165,14 +164,9 @@ def owner(person: Person) -> str:
 
 
 def session_on(person: Person, instance: str) -> Person:
-    """Log in again until the session row is on `instance` (a token's hash picks its shard), so
-    that the person stays logged in while the other instance is down."""
-    while OWNERS[int.from_bytes(token_hash(person.token)[:8], "big") % SHARDS] != instance:
-        answer = person.on(instance).post("/api/v1/sessions", json={"username": person.username, "password": PASSWORD})
-        assert answer.status_code == 201, answer.text
-        person.token = answer.json()["token"]
-    for client in person.clients.values():
-        client.headers["Authorization"] = f"Bearer {person.token}"
+    """The person, whose session `instance` checks on its own (a session lives on its user's
+    shard), so that they stay logged in while the other instance is down."""
+    assert session_owner(person.token) == instance == owner(person)
     return person
 
 
