@@ -16,29 +16,13 @@ metric families when /metrics is scraped:
 
 from __future__ import annotations
 
-import bisect
 from collections import Counter
 
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 
+from ..histogram import Histogram
+
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-
-
-class LatencyHistogram:
-    def __init__(self) -> None:
-        self.counts = [0] * (len(LATENCY_BUCKETS) + 1)
-        self.total = 0.0
-
-    def observe(self, seconds: float) -> None:
-        self.counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        self.total += seconds
-
-    def buckets(self) -> list[tuple[str, int]]:
-        running, out = 0, []
-        for bound, count in zip([*map(str, LATENCY_BUCKETS), "+Inf"], self.counts):
-            running += count
-            out.append((bound, running))
-        return out
 
 
 class ClientMetrics:
@@ -47,13 +31,13 @@ class ClientMetrics:
         self.calls: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
         self.errors: Counter[tuple[str, str]] = Counter()
-        self.latency: dict[str, LatencyHistogram] = {}
+        self.latency: dict[str, Histogram] = {}
         self.partial_results = 0  # owned_batch(partial=True) shares skipped (cluster/forward.py)
 
     def observe(self, instance: str, seconds: float) -> None:
         histogram = self.latency.get(instance)
         if histogram is None:
-            histogram = self.latency[instance] = LatencyHistogram()
+            histogram = self.latency[instance] = Histogram(LATENCY_BUCKETS)
         histogram.observe(seconds)
 
 

@@ -33,7 +33,6 @@ an owner that is down.
 
 from __future__ import annotations
 
-import bisect
 import logging
 from collections.abc import Callable, Iterable
 
@@ -41,9 +40,10 @@ import anyio
 import msgspec
 
 from ..cluster import RpcError
+from ..cluster.forward import local_shards
+from ..histogram import Histogram
 from ..ids import shard_of
 from ..stores.meta import ShardedMeta
-from ..cluster.forward import local_shards
 from .sources import is_active
 from .timelines import Entry, PostLists, now_ms
 
@@ -74,27 +74,6 @@ class Delivery(msgspec.Struct, array_like=True):
     follower_ids: list[int]
 
 
-class LagHistogram:
-    """Cumulative bucket counts of fan-out lag, exported as a Prometheus histogram."""
-
-    def __init__(self) -> None:
-        self.counts = [0] * (len(LAG_BUCKETS) + 1)
-        self.total = 0.0
-        self.observations = 0
-
-    def observe(self, seconds: float) -> None:
-        self.counts[bisect.bisect_left(LAG_BUCKETS, seconds)] += 1
-        self.total += seconds
-        self.observations += 1
-
-    def buckets(self) -> list[tuple[str, int]]:
-        running, out = 0, []
-        for bound, count in zip([*map(str, LAG_BUCKETS), "+Inf"], self.counts):
-            running += count
-            out.append((bound, running))
-        return out
-
-
 class FanoutWorker:
     def __init__(
         self, meta: ShardedMeta, home: PostLists, reels: PostLists, *, batch: int, inactive_days: int,
@@ -103,7 +82,7 @@ class FanoutWorker:
         self.meta, self.home, self.reels = meta, home, reels
         self.batch, self.inactive_ms = batch, inactive_days * 86_400_000
         self.on_delivered = on_delivered
-        self.lag = LagHistogram()
+        self.lag = Histogram(LAG_BUCKETS)  # seconds from a post's commit to its last delivery
         self.delivered = self.skipped = 0  # entries written (or skipped) in THIS instance's timelines
         self.depth = 0  # outbox rows waiting, as of the last count (refreshed about once a second)
         self.cluster = None  # the ClusterNode, once `join` ran: then other owners' followers go by RPC

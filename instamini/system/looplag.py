@@ -18,32 +18,24 @@ overlaps a sleep.
 
 from __future__ import annotations
 
-import bisect
 import time
 
 import anyio
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+
+from ..histogram import Histogram
 
 INTERVAL_SECONDS = 0.05
 # Upper bounds (seconds); 0.05 is one of them so that "p99 under 50 ms" is decided by a bucket edge.
 LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
-class LoopLagMonitor:
+class LoopLagMonitor(Histogram):
     """`await monitor.run()` in a task group samples forever; `measure_once()` takes one sample."""
 
     def __init__(self, interval: float = INTERVAL_SECONDS) -> None:
+        super().__init__(LAG_BUCKETS)
         self.interval = interval
-        self.counts = [0] * (len(LAG_BUCKETS) + 1)
-        self.total = 0.0
-        self.samples = 0
-        self.max = 0.0
-
-    def observe(self, seconds: float) -> None:
-        self.counts[bisect.bisect_left(LAG_BUCKETS, seconds)] += 1
-        self.total += seconds
-        self.samples += 1
-        self.max = max(self.max, seconds)
 
     async def measure_once(self) -> float:
         """Sleep one interval and record how much longer than that it took."""
@@ -56,13 +48,6 @@ class LoopLagMonitor:
     async def run(self) -> None:
         while True:
             await self.measure_once()
-
-    def buckets(self) -> list[tuple[str, int]]:
-        running, out = 0, []
-        for bound, count in zip([*map(str, LAG_BUCKETS), "+Inf"], self.counts):
-            running += count
-            out.append((bound, running))
-        return out
 
     def collect(self):
         """A prometheus_client collector: the figures, read at scrape time."""
