@@ -10,11 +10,13 @@ sending its requests to a random instance:
 
 and reports requests per second (and per core: this machine has two, shared by all the
 instances and this script), p50 and p99, and how many internal RPC calls the instances
-made. On one instance nothing crosses the network; on two and three most requests touch
+made. `--route owner` sends each request to the instance that owns its sender instead:
+what a proxy at the door can do, since a token names its user's shard (`<shard>.<random>`),
+so the session check and the page are local and only other owners' data travels. On one instance nothing crosses the network; on two and three most requests touch
 another instance's data, which is the price of scaling out measured on a machine that
 cannot show its gain (every instance competes for the same two cores).
 
-    python benchmarks/cluster_mix.py [--sizes 1,2,3] [--users 60] [--seconds 10] [--concurrency 16]
+    python benchmarks/cluster_mix.py [--sizes 1,2,3] [--users 60] [--seconds 10] [--concurrency 16] [--route random|owner]
 
 Cost: about 30 s per size with the defaults.
 """
@@ -63,7 +65,9 @@ async def seed(urls: list[str], users: int, rng: random.Random) -> tuple[list[di
             answer = await client.post(rng.choice(urls) + "/api/v1/accounts",
                                        json={"username": f"user{n}", "password": "benchmark password"})
             answer.raise_for_status()
-            people.append({"name": f"user{n}", "headers": {"Authorization": f"Bearer {answer.json()['token']}"}})
+            token = answer.json()["token"]
+            people.append({"name": f"user{n}", "shard": int(token.partition(".")[0]),
+                           "headers": {"Authorization": f"Bearer {token}"}})
         for person in people:
             for other in rng.sample(people, min(10, users - 1)):
                 if other is not person:
@@ -85,8 +89,18 @@ async def seed(urls: list[str], users: int, rng: random.Random) -> tuple[list[di
     return people, post_ids
 
 
+def owners_by_shard(cluster: LocalCluster) -> dict[int, str]:
+    """shard -> the URL of the instance that owns it, from the cluster's ranges ("0-2", "3")."""
+    owners = {}
+    for name, ranges in cluster.shards.items():
+        first, _, last = ranges.partition("-")
+        for shard in range(int(first), int(last or first) + 1):
+            owners[shard] = cluster.urls[name]
+    return owners
+
+
 async def mix(urls: list[str], people: list[dict], post_ids: list[str], seconds: float, concurrency: int,
-              rng: random.Random) -> dict:
+              rng: random.Random, owners: dict[int, str] | None = None) -> dict:
     latencies: list[float] = []
     errors = 0
     stop = time.monotonic() + seconds
@@ -95,6 +109,8 @@ async def mix(urls: list[str], people: list[dict], post_ids: list[str], seconds:
         nonlocal errors
         while time.monotonic() < stop:
             person, base, roll = rng.choice(people), rng.choice(urls), rng.random()
+            if owners is not None:  # routed at the door to the sender's own instance
+                base = owners[person["shard"]]
             started = time.perf_counter()
             if roll < 0.6:
                 answer = await client.get(base + "/api/v1/feed", headers=person["headers"])
@@ -132,6 +148,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=60)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--route", choices=["random", "owner"], default="random")
     parser.add_argument("--out")
     options = parser.parse_args()
     report = {}
@@ -141,7 +158,8 @@ def main() -> None:
             urls = list(cluster.urls.values())
             people, post_ids = asyncio.run(seed(urls, options.users, rng))
             before = rpc_calls(urls)
-            result = asyncio.run(mix(urls, people, post_ids, options.seconds, options.concurrency, rng))
+            owners = owners_by_shard(cluster) if options.route == "owner" else None
+            result = asyncio.run(mix(urls, people, post_ids, options.seconds, options.concurrency, rng, owners))
             result["rpc_calls_per_request"] = round((rpc_calls(urls) - before) / max(1, result["requests"]), 2)
             report[size] = result
             print(f"{size} instance(s): {json.dumps(result)}", flush=True)
