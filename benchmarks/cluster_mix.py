@@ -12,11 +12,13 @@ and reports requests per second (and per core: this machine has two, shared by a
 instances and this script), p50 and p99, and how many internal RPC calls the instances
 made. `--route owner` sends each request to the instance that owns its sender instead:
 what a proxy at the door can do, since a token names its user's shard (`<shard>.<random>`),
-so the session check and the page are local and only other owners' data travels. On one instance nothing crosses the network; on two and three most requests touch
+so the session check and the page are local and only other owners' data travels;
+`--route edge` sends every request through `python -m instamini edge` in front of the
+cluster, which does that routing itself (edge/routing.py), one proxy hop included. On one instance nothing crosses the network; on two and three most requests touch
 another instance's data, which is the price of scaling out measured on a machine that
 cannot show its gain (every instance competes for the same two cores).
 
-    python benchmarks/cluster_mix.py [--sizes 1,2,3] [--users 60] [--seconds 10] [--concurrency 16] [--route random|owner]
+    python benchmarks/cluster_mix.py [--sizes 1,2,3] [--users 60] [--seconds 10] [--concurrency 16] [--route random|owner|edge]
 
 Cost: about 30 s per size with the defaults.
 """
@@ -148,18 +150,20 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=60)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--route", choices=["random", "owner"], default="random")
+    parser.add_argument("--route", choices=["random", "owner", "edge"], default="random")
     parser.add_argument("--out")
     options = parser.parse_args()
     report = {}
     for size in [int(s) for s in options.sizes.split(",")]:
         rng = random.Random(1)
-        with tempfile.TemporaryDirectory() as root, LocalCluster(Path(root), size, extra_toml=FAST, edge=False) as cluster:
+        via_edge = options.route == "edge"
+        with tempfile.TemporaryDirectory() as root, LocalCluster(Path(root), size, extra_toml=FAST, edge=via_edge) as cluster:
             urls = list(cluster.urls.values())
             people, post_ids = asyncio.run(seed(urls, options.users, rng))
             before = rpc_calls(urls)
             owners = owners_by_shard(cluster) if options.route == "owner" else None
-            result = asyncio.run(mix(urls, people, post_ids, options.seconds, options.concurrency, rng, owners))
+            targets = [cluster.edge.url] if via_edge else urls
+            result = asyncio.run(mix(targets, people, post_ids, options.seconds, options.concurrency, rng, owners))
             result["rpc_calls_per_request"] = round((rpc_calls(urls) - before) / max(1, result["requests"]), 2)
             report[size] = result
             print(f"{size} instance(s): {json.dumps(result)}", flush=True)

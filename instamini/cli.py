@@ -96,6 +96,10 @@ def _edge_command(commands) -> None:
         "--origin", action="append", metavar="URL",
         help="an instance to fetch from, http://host:port; repeat it for failover (default from config: http://127.0.0.1:8000)",
     )
+    edge.add_argument(
+        "--shards", action="append", metavar="URL=RANGES",
+        help="the shards an origin owns (http://host:port=0-3); a request whose session names one goes there first",
+    )
     edge.add_argument("--cache-dir", metavar="DIR", help="where cached files live (default from config: ./data/edge-cache)")
     edge.add_argument("--max-size", metavar="SIZE", help="bound on the cached files: bytes, or 512M, 2G ... (default from config: 1G)")
     edge.add_argument("--host", help="address to listen on (default from config: 127.0.0.1)")

@@ -220,6 +220,9 @@ class EdgeConfig(_Section):
     memory_file_kb: Annotated[int, Meta(ge=1, le=1024)] = 256
     origin_timeout_seconds: Annotated[float, Meta(gt=0)] = 10.0
     origin_connect_timeout_seconds: Annotated[float, Meta(gt=0)] = 2.0
+    # Which origin owns which shards ({"http://10.0.0.2:8000" = "3-5"}): a request whose session
+    # token names a shard goes to its owner first (edge/routing.py). Empty: origins in turn.
+    shard_owners: dict[str, str] = field(default_factory=dict)
 
     @property
     def max_bytes(self) -> int:

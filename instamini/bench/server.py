@@ -105,9 +105,9 @@ class EdgeProcess(ServerProcess):
     """`python -m instamini edge` in front of `origins`, caching in `cache_dir`; ready once its /healthz answers."""
 
     def __init__(self, origins: list[str], cache_dir: Path, *, max_size: str = "64M", cpu: int | None = None,
-                 port: int | None = None, config_file: Path | None = None):
+                 port: int | None = None, config_file: Path | None = None, shard_owners: dict[str, str] | None = None):
         super().__init__(config_file, cache_dir, cpu=cpu, port=port)
-        self.origins, self.max_size = origins, max_size
+        self.origins, self.max_size, self.shard_owners = origins, max_size, shard_owners or {}
         self.log_path = cache_dir.parent / f"edge-{self.port}.log"
 
     def command(self) -> list[str]:
@@ -115,6 +115,8 @@ class EdgeProcess(ServerProcess):
                    "--max-size", self.max_size]
         for origin in self.origins:
             command += ["--origin", origin]
+        for origin, shards in self.shard_owners.items():
+            command += ["--shards", f"{origin}={shards}"]
         if self.config_file is not None:
             command += ["--config", str(self.config_file)]
         return command

@@ -65,7 +65,9 @@ class LocalCluster:
         self.shards = dict(zip(names, ranges))
         self.urls = {name: server.url for name, server in self.servers.items()}
         edge_port = base_port + instances if base_port else None
-        self.edge = EdgeProcess(list(self.urls.values()), self.root / "edge" / "cache", port=edge_port) if edge else None
+        owners = {self.urls[name]: shards for name, shards in self.shards.items()}  # requests to their sender's instance
+        self.edge = EdgeProcess(list(self.urls.values()), self.root / "edge" / "cache", port=edge_port,
+                                shard_owners=owners) if edge else None
 
     def start(self) -> None:
         try:

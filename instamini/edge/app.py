@@ -4,7 +4,8 @@ The idea: the CDN of the design, in one small process. `GET|HEAD /media/<sha256>
 is answered from the cache (fetched from an origin on a miss) with exactly the
 origin's headers, conditional requests and ranges, because both call
 `media.serve.immutable_response`. `/healthz` and `/metrics` are the edge's own;
-every other path goes to an origin unchanged (proxy.py). `python -m instamini edge`
+every other path goes to an origin unchanged (proxy.py), to its sender's instance first
+when `[edge] shard_owners` says which origin owns which shards (routing.py). `python -m instamini edge`
 runs it on granian; tests build it with `create_edge_app(settings, transport=...)`.
 
 The cost: a hit is a dictionary lookup, plus one thread hop to open the file unless
@@ -38,6 +39,7 @@ from .cache import EdgeCache, EdgeError, TooLargeToCache
 from .metrics import EdgeCollector
 from .origin import OriginError, Origins
 from .proxy import pass_through
+from .routing import owner_table, sender_shard
 
 SETTINGS_VARIABLE = "INSTAMINI_EDGE_JSON"  # how `python -m instamini edge` hands its settings to granian's worker
 PROXIED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -46,9 +48,10 @@ PROXIED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 class Edge:
     """What the handlers share: the cache, the origins, and the counts only HTTP can see."""
 
-    def __init__(self, cache: EdgeCache, origins: Origins) -> None:
+    def __init__(self, cache: EdgeCache, origins: Origins, owners: dict[int, int] | None = None) -> None:
         self.cache, self.origins = cache, origins
-        self.bytes_served = self.passed_through = 0
+        self.owners = owners or {}  # shard -> index of the origin that owns it (routing.py)
+        self.bytes_served = self.passed_through = self.routed_to_owner = 0
 
     async def media(self, name: str, request: Request) -> ASGIResponse:
         key, content_type = parse_name(name)  # a hostile name is a 404 before any disk or network
@@ -70,7 +73,12 @@ class Edge:
 
     async def pass_through(self, request: Request) -> ASGIResponse:
         self.passed_through += 1
-        return await pass_through(request, self.origins)
+        first = None
+        if self.owners:
+            shard = sender_shard(request.headers.get("authorization"), request.headers.get("cookie"))
+            first = self.owners.get(shard) if shard is not None else None
+            self.routed_to_owner += first is not None
+        return await pass_through(request, self.origins, first=first)
 
 
 @route("/media/{name:str}", http_method=["GET", "HEAD"])
@@ -104,7 +112,7 @@ def create_edge_app(settings: EdgeConfig, *, transport: httpx.AsyncBaseTransport
             settings.origins, timeout=settings.origin_timeout_seconds,
             connect_timeout=settings.origin_connect_timeout_seconds, transport=transport,
         )
-        app.state.edge = Edge(cache, origins)
+        app.state.edge = Edge(cache, origins, owner_table(settings.shard_owners, origins.urls))
         collector = EdgeCollector(app.state.edge)
         REGISTRY.register(collector)
         try:

@@ -17,12 +17,14 @@ from pathlib import Path
 import msgspec
 
 from ..config import Config, EdgeConfig
+from .routing import owner_table
 
 
 def edge_settings(defaults: EdgeConfig, options: argparse.Namespace) -> EdgeConfig:
     """The [edge] settings with the flags given applied; raises msgspec.ValidationError naming a bad one."""
     given = {
         "origins": options.origin,
+        "shard_owners": dict(entry.rsplit("=", 1) for entry in options.shards if "=" in entry) if options.shards else None,
         "cache_dir": str(Path(options.cache_dir).resolve()) if options.cache_dir else None,
         "max_size": options.max_size,
         "host": options.host,
@@ -38,6 +40,14 @@ def run_edge(config: Config, options: argparse.Namespace) -> int:
     except msgspec.ValidationError as error:
         hint = " (a size is bytes, or a number with K, M, G or T: 512M, 2G)" if "max_size" in str(error) else ""
         print(f"instamini edge: {error}{hint}", file=sys.stderr)
+        return 2
+    bad = [entry for entry in options.shards or () if "=" not in entry]
+    try:
+        if bad:
+            raise ValueError(f"--shards {bad[0]!r}: write URL=RANGES, like http://10.0.0.2:8000=3-5")
+        owner_table(settings.shard_owners, settings.origins)
+    except ValueError as error:  # TopologyError is one
+        print(f"instamini edge: {error}", file=sys.stderr)
         return 2
     serve_edge(settings)
     return 0

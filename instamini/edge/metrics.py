@@ -31,6 +31,9 @@ class EdgeCollector:
         yield CounterMetricFamily(f"{p}_origin_bytes", "Bytes fetched from origins into the cache", stats["fetched_bytes"])
         yield CounterMetricFamily(f"{p}_served_bytes", "Media body bytes sent to clients", self.edge.bytes_served)
         yield CounterMetricFamily(f"{p}_passed_through", "Requests passed on to an origin", self.edge.passed_through)
+        yield CounterMetricFamily(
+            f"{p}_routed_to_owner", "Passed-through requests sent first to their sender's instance", self.edge.routed_to_owner
+        )
         yield GaugeMetricFamily(f"{p}_cache_bytes", "Bytes of cached files on disk", stats["bytes"])
         yield GaugeMetricFamily(f"{p}_cache_max_bytes", "The bound on the cached files' total size", stats["max_bytes"])
         yield GaugeMetricFamily(f"{p}_cache_files", "Files in the cache", stats["entries"])

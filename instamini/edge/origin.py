@@ -96,11 +96,13 @@ class Origins:
         raise _failure(problems, timed_out)
 
     async def send(
-        self, method: str, target: str, headers: list[tuple[str, str]], body: AsyncIterator[bytes] | None
+        self, method: str, target: str, headers: list[tuple[str, str]], body: AsyncIterator[bytes] | None,
+        first: int | None = None,
     ) -> httpx.Response:
         """Pass a request to an origin; the response streams (the caller closes it).
 
-        `target` is the raw path and query, as the client sent them.
+        `target` is the raw path and query, as the client sent them; `first`, the index of the
+        origin to try before the others (the sender's instance, routing.py).
         """
         started = False
 
@@ -113,7 +115,8 @@ class Origins:
         content = tracked() if body is not None else None
         given = {name.lower() for name, _ in headers}
         problems, timed_out = [], False
-        for index in self._in_turn():
+        order = self._in_turn() if first is None else [first, *(i for i in self._in_turn() if i != first)]
+        for index in order:
             origin = self.urls[index]
             request = self.client.build_request(method, origin + target, headers=headers, content=content)
             for name in HTTPX_DEFAULTS:
@@ -130,6 +133,7 @@ class Origins:
             except httpx.RequestError as error:
                 problems.append(f"{origin}: {type(error).__name__}")
                 raise _failure(problems, isinstance(error, httpx.TimeoutException)) from None
-            self._preferred = index
+            if first is None:
+                self._preferred = index
             return response
         raise _failure(problems, timed_out)

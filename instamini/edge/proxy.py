@@ -63,7 +63,7 @@ async def _relay(upstream: httpx.Response) -> AsyncGenerator[bytes, None]:
 
 
 async def pass_through(
-    request: Request, origins: Origins, extra_headers: Sequence[tuple[str, str]] = ()
+    request: Request, origins: Origins, extra_headers: Sequence[tuple[str, str]] = (), first: int | None = None
 ) -> ASGIResponse:
     """Send the request to an origin and relay its answer, whatever it is.
 
@@ -79,7 +79,9 @@ async def pass_through(
     headers += [("x-forwarded-host", request.headers.get("host", "")), ("x-forwarded-proto", request.url.scheme)]
     headers += extra_headers
     has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
-    upstream = await origins.send(request.method, _target(request.scope), headers, request.stream() if has_body else None)
+    upstream = await origins.send(
+        request.method, _target(request.scope), headers, request.stream() if has_body else None, first=first
+    )
     answer = end_to_end(upstream.headers.raw)
     head_only = request.method == "HEAD"
     if head_only or upstream.status_code in NO_BODY:

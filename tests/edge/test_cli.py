@@ -25,7 +25,7 @@ def test_bad_sizes(text):
 
 
 def flags(**given) -> argparse.Namespace:
-    names = ("origin", "cache_dir", "max_size", "host", "port")
+    names = ("origin", "shards", "cache_dir", "max_size", "host", "port")
     return argparse.Namespace(**{name: given.get(name) for name in names})
 
 
@@ -48,3 +48,15 @@ def test_the_command_names_the_bad_setting_and_exits_2():
     result = subprocess.run([sys.executable, "-m", "instamini", "edge", "--max-size", "lots"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "max_size" in result.stderr and "512M" in result.stderr
+
+
+def test_shards_flags_become_the_owner_table_and_a_bad_one_stops_start_up(tmp_path):
+    settings = edge_settings(EdgeConfig(), flags(origin=["http://127.0.0.1:8001"], shards=["http://127.0.0.1:8001=0-3"]))
+    assert settings.shard_owners == {"http://127.0.0.1:8001": "0-3"}
+    for bad in ("http://127.0.0.1:8001", "http://127.0.0.1:9999=0-3", "http://127.0.0.1:8001=three"):
+        done = subprocess.run(
+            [sys.executable, "-m", "instamini", "edge", "--origin", "http://127.0.0.1:8001", "--shards", bad,
+             "--cache-dir", str(tmp_path / "cache")],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 2 and "instamini edge:" in done.stderr, (bad, done.stderr)
