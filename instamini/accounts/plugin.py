@@ -24,7 +24,7 @@ from litestar.config.app import AppConfig
 from litestar.plugins import ReceiveRoutePlugin
 from litestar.routes import BaseRoute, HTTPRoute
 
-from ..background import every
+from ..background import SWEEP_SECONDS, every, sweep_expired
 from ..cluster.forward import join_cluster
 from ..errors import Forbidden, NotAuthenticated, document_errors
 from ..module import Module
@@ -64,12 +64,11 @@ class AccountsModule(Module, ReceiveRoutePlugin):
         state.accounts = AccountsService(state.meta, state.cache, state.ids, self.config.accounts, app.emit)
         join_cluster(state, state.accounts)
         async with anyio.create_task_group() as background:
-            background.start_soon(every, 60, lambda: sweep_rate_limits(app), "sweeping the per-address limits")
+            background.start_soon(every, SWEEP_SECONDS, lambda: sweep_rate_limits(app), "sweeping the per-address limits")
             yield
             background.cancel_scope.cancel()
 
 
 async def sweep_rate_limits(app: Litestar) -> None:
     """Forget the per-address counts whose minute is over."""
-    for name in RATE_LIMIT_STORES:
-        await app.stores.get(name).delete_expired()
+    await sweep_expired(app, RATE_LIMIT_STORES)

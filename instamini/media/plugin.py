@@ -18,6 +18,7 @@ from litestar import Litestar
 from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily
 
+from ..background import SWEEP_SECONDS, every, sweep_expired
 from ..cluster.forward import join_cluster
 from ..edge.metrics import EdgeCollector
 from ..module import Module
@@ -26,7 +27,7 @@ from .forwarding import UploadForwarder
 from .migrations import MIGRATIONS
 from .peer_files import PeerFiles
 from .pool import WorkerPool
-from .routes import build_handlers
+from .routes import UPLOAD_RATE_LIMIT_STORE, build_handlers
 from .service import MediaService
 
 
@@ -53,6 +54,8 @@ class MediaModule(Module):
         state.accounts.avatar_check = records.check_avatar
         try:
             async with self._across_instances(state), anyio.create_task_group() as background:
+                sweep = lambda: sweep_expired(app, [UPLOAD_RATE_LIMIT_STORE])  # noqa: E731
+                background.start_soon(every, SWEEP_SECONDS, sweep, "sweeping the upload limits")
                 if settings.background_jobs:
                     for _ in range(settings.workers):
                         background.start_soon(state.media.run_forever)

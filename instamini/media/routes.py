@@ -27,6 +27,8 @@ from .schemas import MediaOut, media_out
 from .serve import media_response
 from .sniff import SUPPORTED
 
+UPLOAD_RATE_LIMIT_STORE = "upload_rate_limit"  # swept by the plugin (background.sweep_expired)
+
 MediaId = Annotated[str, Parameter(max_length=20, description="a media id")]
 FileName = Annotated[str, Parameter(max_length=80, description="<sha256>.<webp|jpg|mp4>, as a variant's url gives it")]
 
@@ -46,7 +48,7 @@ class UploadOperation(Operation):
 
 def build_handlers(config: Config) -> list:
     upload_limit = RateLimitConfig(
-        rate_limit=("minute", config.media.uploads_per_address_per_minute), store="upload_rate_limit",
+        rate_limit=("minute", config.media.uploads_per_address_per_minute), store=UPLOAD_RATE_LIMIT_STORE,
         check_throttle_handler=counts_against_limit,
     )
     # Litestar refuses a body over this before reading it; receive_upload applies the exact cap per kind.

@@ -21,11 +21,12 @@ from contextlib import asynccontextmanager
 import anyio
 from litestar import Litestar
 
+from ..background import SWEEP_SECONDS, every, sweep_expired
 from ..cluster.forward import join_cluster
 from ..module import Module
 from . import attachments
 from .migrations import MIGRATIONS
-from .routes import ROUTES
+from .routes import ROUTES, SEND_RATE_LIMIT_STORE
 from .reading import CACHE_TABLES
 from .service import MessagesService
 
@@ -60,11 +61,11 @@ class MessagesModule(Module):
             log.warning("finished %d thread index updates interrupted by the last stop", replayed)
         state.media.keep_clauses.append(attachments.UNUSED_MEDIA_FILTER)
         state.posts.in_create_transaction.append(attachments.refuse_sent_media)
-        if messages.cluster is None:
-            yield
-            return
         async with anyio.create_task_group() as background:
-            background.start_soon(retry_forever, messages)
+            sweep = lambda: sweep_expired(app, [SEND_RATE_LIMIT_STORE])  # noqa: E731
+            background.start_soon(every, SWEEP_SECONDS, sweep, "sweeping the message limits")
+            if messages.cluster is not None:  # outbox rows for other owners, retried until they answer
+                background.start_soon(retry_forever, messages)
             yield
             background.cancel_scope.cancel()
 

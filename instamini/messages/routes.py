@@ -24,7 +24,8 @@ Folder = Annotated[Literal["inbox", "requests"], Parameter(description="inbox (d
 # Sends per client address per minute: a flood from one address gets 429 (a constant
 # until [messages] has a setting for it).
 SENDS_PER_ADDRESS_PER_MINUTE = 120
-send_limit = RateLimitConfig(rate_limit=("minute", SENDS_PER_ADDRESS_PER_MINUTE), store="messages_rate_limit")
+SEND_RATE_LIMIT_STORE = "messages_rate_limit"  # swept by the plugin (background.sweep_expired)
+send_limit = RateLimitConfig(rate_limit=("minute", SENDS_PER_ADDRESS_PER_MINUTE), store=SEND_RATE_LIMIT_STORE)
 
 
 def optional_body_id(text: str | None, field: str) -> int | None:
