@@ -159,27 +159,25 @@ async def _hang_up(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Non
     writer.close()  # accepts, answers nothing
 
 
-async def test_a_request_that_meets_a_closed_keep_alive_connection_is_sent_again_not_an_error():
-    server = await asyncio.start_server(_answer_once, "127.0.0.1", 0)
+async def one_connection_against(handler, seconds: float) -> dict:
+    """An open loop of GETs at 50/s over one connection to a local server that runs `handler`."""
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
     try:
         operations = [Operation("get", 1, Fixed(encode_request("GET", "/")))]
         run = OpenLoop("127.0.0.1", server.sockets[0].getsockname()[1], operations,
-                       50, 0.3, arrivals="uniform", max_connections=1, initial_connections=1, progress=False)
-        result = await run.run()
+                       50, seconds, arrivals="uniform", max_connections=1, initial_connections=1, progress=False)
+        return await run.run()
     finally:
         server.close()
+
+
+async def test_a_request_that_meets_a_closed_keep_alive_connection_is_sent_again_not_an_error():
+    result = await one_connection_against(_answer_once, 0.3)
     assert result["sent"] == result["completed"] == 15 and result["errors"] == 0
     assert result["resent_after_idle_close"] >= 1  # every connection after its first request was closed
 
 
 async def test_a_server_that_never_answers_is_tried_once_more_then_an_error():
-    server = await asyncio.start_server(_hang_up, "127.0.0.1", 0)
-    try:
-        operations = [Operation("get", 1, Fixed(encode_request("GET", "/")))]
-        run = OpenLoop("127.0.0.1", server.sockets[0].getsockname()[1], operations,
-                       50, 0.1, arrivals="uniform", max_connections=1, initial_connections=1, progress=False)
-        result = await run.run()
-    finally:
-        server.close()
+    result = await one_connection_against(_hang_up, 0.1)
     assert result["sent"] == result["errors"] == 5 and result["completed"] == 0
     assert result["resent_after_idle_close"] == 5
