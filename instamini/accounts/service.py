@@ -62,6 +62,17 @@ def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+def new_token(user_id: int) -> str:
+    """`<the user's shard>.<256 random bits>`: the prefix says where the session row lives."""
+    return f"{shard_of(user_id)}.{secrets.token_urlsafe(32)}"
+
+
+def shard_named_by(token: str) -> int | None:
+    """The shard a token's prefix names (any number of up to 5 digits), or None if it has none."""
+    prefix, dot, _ = token.partition(".")
+    return int(prefix) if dot and prefix.isdigit() and len(prefix) <= 5 else None
+
+
 def check_username(name: str) -> str:
     """The canonical (lower-case) username, or InvalidInput saying what is wrong."""
     name = name.lower()
@@ -184,7 +195,7 @@ class AccountsService:
         )
 
     async def _new_session(self, user_id: int) -> str:
-        token = f"{shard_of(user_id)}.{secrets.token_urlsafe(32)}"
+        token = new_token(user_id)
         await self._store_session(token_hash(token), user_id)
         self.emit("session.created", user_id=user_id)
         return token
@@ -206,12 +217,10 @@ class AccountsService:
     def _session_shard(self, token: str) -> int:
         """Where a token's session row is: the shard its prefix names; for a token from before
         prefixes (no `.`), the one its hash picks; -1 if no shard could hold it."""
-        prefix, dot, _ = token.partition(".")
-        if not dot:
+        if "." not in token:
             return int.from_bytes(token_hash(token)[:8], "big") % self.meta.shard_count
-        if prefix.isdigit() and len(prefix) <= 5 and int(prefix) < self.meta.shard_count:
-            return int(prefix)
-        return -1
+        shard = shard_named_by(token)
+        return shard if shard is not None and shard < self.meta.shard_count else -1
 
     @owned(lambda self, token: self._session_shard(token))
     async def authenticate(self, token: str) -> int:

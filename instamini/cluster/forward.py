@@ -21,7 +21,7 @@ instances costs at most one call per instance.
 A read over every shard (a search, a hashtag's newest posts) is a method marked
 `@owned_shards` whose first argument is a list of shards, all one instance's;
 `scatter(service, method, ...)` calls it once per instance with that instance's shards
-(`shard_groups`) and returns the results in a list. `local_shards(service)` is what a
+(`shard_groups`) and returns the results in a list (`scatter_lists`: their items in one list). `local_shards(service)` is what a
 background loop (a janitor, an outbox) works on: the shards this instance owns.
 
 The service names its cluster node `self.cluster` (None on a single instance, when the
@@ -219,6 +219,11 @@ def shard_groups(service: Any) -> list[list[int]]:
 async def scatter(service: Any, method: Callable, *args: Any) -> list:
     """`method(group, *args)` for every group of `shard_groups` at once; their results, in order."""
     return await asyncio.gather(*(method(group, *args) for group in shard_groups(service)))
+
+
+async def scatter_lists(service: Any, method: Callable, *args: Any) -> list:
+    """`scatter` of a method that returns a list: every instance's items, as one list."""
+    return [item for part in await scatter(service, method, *args) for item in part]
 
 
 def join_cluster(state, service: Any) -> None:

@@ -12,13 +12,12 @@ Cost: one SHA-256 and one row per account; the file is about 70 bytes per accoun
 from __future__ import annotations
 
 import os
-import secrets
 import time
 from pathlib import Path
 
 import msgspec
 
-from ..accounts.service import token_hash
+from ..accounts.service import new_token, token_hash
 from ..ids import shard_of
 from .network import People
 from .writer import BulkLoad
@@ -31,7 +30,7 @@ def write(load: BulkLoad, people: People, session_days: int) -> dict[str, str]:
     rows: list[list[tuple]] = [[] for _ in range(shards)]
     for person, name in enumerate(people.names):
         user_id = people.ids[person]
-        token = f"{shard_of(user_id)}.{secrets.token_urlsafe(32)}"  # as AccountsService: the user's shard
+        token = new_token(user_id)  # as a login makes it: on the user's shard
         rows[shard_of(user_id)].append((token_hash(token), user_id, now, now + session_days * 86400))
         tokens[name] = token
     for shard, shard_rows in enumerate(rows):

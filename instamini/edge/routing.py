@@ -14,14 +14,12 @@ Cost: a header scan and a dict lookup per passed-through request; nothing for me
 
 from __future__ import annotations
 
-import re
+from http.cookies import CookieError, SimpleCookie
 
+from ..accounts.auth import SESSION_COOKIE
+from ..accounts.service import shard_named_by
 from ..cluster.topology import parse_shards
-
-SESSION_COOKIE = "instamini_session"  # accounts/auth.py's name for the browser's token
-MAX_SHARDS = 1 << 13  # the most the ids can name (instamini/ids.py: 13 bits of shard)
-_PREFIX = re.compile(r"(\d{1,4})\.")
-_COOKIE = re.compile(rf"(?:^|;)\s*{SESSION_COOKIE}=(\d{{1,4}})\.")
+from ..ids import MAX_SHARDS
 
 
 def owner_table(shard_owners: dict[str, str], urls: list[str]) -> dict[int, int]:
@@ -41,9 +39,17 @@ def owner_table(shard_owners: dict[str, str], urls: list[str]) -> dict[int, int]
 def sender_shard(authorization: str | None, cookie: str | None) -> int | None:
     """The shard the request's session token names, if it has one of that form."""
     if authorization and authorization[:7].lower() == "bearer ":
-        match = _PREFIX.match(authorization[7:].strip())
-        if match:
-            return int(match[1])
-    if cookie and (match := _COOKIE.search(cookie)):
-        return int(match[1])
+        shard = _within(shard_named_by(authorization[7:].strip()))
+        if shard is not None:
+            return shard
+    if cookie:
+        try:
+            morsel = SimpleCookie(cookie).get(SESSION_COOKIE)
+        except CookieError:
+            return None
+        return _within(shard_named_by(morsel.value)) if morsel is not None else None
     return None
+
+
+def _within(shard: int | None) -> int | None:
+    return shard if shard is not None and shard < MAX_SHARDS else None

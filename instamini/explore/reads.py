@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from ..cluster.forward import owned_shards, scatter
+from ..cluster.forward import owned_shards, scatter_lists
 from ..ids import group_by_shard, shard_of
 from ..stores.meta import ShardedMeta
 
@@ -82,8 +82,7 @@ class ExploreReads:
         return [row for rows in per_shard for row in rows]
 
     async def everywhere(self, name: str, params: Sequence[int] = (), values: Sequence[int | str] = ()) -> list[Row]:
-        parts = await scatter(self, self.on_every_shard, name, list(params), list(values))
-        return [row for part in parts for row in part]
+        return await scatter_lists(self, self.on_every_shard, name, list(params), list(values))
 
     async def by_shard(self, name: str, ids: Sequence[int], params: Sequence[int] = ()) -> list[Row]:
         if not ids:

@@ -23,7 +23,7 @@ import time
 
 import msgspec
 
-from ..cluster.forward import owned, owned_shards, scatter
+from ..cluster.forward import owned, owned_shards, scatter_lists
 from ..errors import InvalidInput, NotFound
 from ..ids import shard_of
 from ..ids import IdGenerator
@@ -128,7 +128,7 @@ class Blocklist:
 
     async def matching_posts(self, hashes: list[int]) -> list[int]:
         """Posts with an item within the distance of any of `hashes` (unsigned), oldest first."""
-        return sorted({post_id for part in await scatter(self, self.matching_on, hashes) for post_id in part})
+        return sorted(set(await scatter_lists(self, self.matching_on, hashes)))
 
     @owned_shards
     async def matching_on(self, shards: list[int], hashes: list[int]) -> list[int]:

@@ -35,7 +35,7 @@ import heapq
 import re
 
 from ..accounts.service import AccountsService, UserRecord
-from ..cluster.forward import owned_shards, scatter
+from ..cluster.forward import owned_shards, scatter_lists
 from ..config import SearchConfig
 from ..errors import InvalidInput, NotFound
 from ..posts import text
@@ -136,12 +136,8 @@ class SearchService:
         rows = await self._each_shard(shards, sql, [n])
         return [(row[0], row[1]) for row in rows]
 
-    async def _gather(self, method, *args) -> list:
-        """`method`'s lists from every instance, as one list."""
-        return [item for part in await scatter(self, method, *args) for item in part]
-
     async def _most_followed(self, n: int) -> list[tuple[int, int]]:
-        return await self._gather(self.most_followed_on, n)
+        return await scatter_lists(self, self.most_followed_on, n)
 
     # -- search ----------------------------------------------------------------------
 
@@ -158,7 +154,7 @@ class SearchService:
 
     async def people(self, viewer_id: int | None, match: Match, exact: str) -> list[UserRecord]:
         n = self.config.results_per_kind
-        tiers = best_tiers(await self._gather(self.people_on, match, n * PER_SHARD_FACTOR))
+        tiers = best_tiers(await scatter_lists(self, self.people_on, match, n * PER_SHARD_FACTOR))
         for user_id in self.notable.matching(match.tokens)[: n * PER_SHARD_FACTOR]:
             tiers[user_id] = 0
         exact_id = await self.accounts.id_for_username(exact) if exact else None
@@ -179,7 +175,7 @@ class SearchService:
 
     async def hashtags(self, match: Match, exact: str) -> list[tuple[str, int]]:
         n = self.config.results_per_kind
-        tiers = best_tiers(await self._gather(self.tags_on, match, n * PER_SHARD_FACTOR))
+        tiers = best_tiers(await scatter_lists(self, self.tags_on, match, n * PER_SHARD_FACTOR))
         totals = await self.tag_totals(list(tiers))
         ranked = sorted(tiers, key=lambda tag: (tag != exact, tiers[tag], -totals.get(tag, 0), tag))
         return [(tag, totals[tag]) for tag in ranked if totals.get(tag, 0) > 0][:n]
@@ -189,7 +185,7 @@ class SearchService:
         if not tags:
             return {}
         totals: dict[str, int] = {}
-        for tag, posts in await self._gather(self.tag_counts_on, tags):
+        for tag, posts in await scatter_lists(self, self.tag_counts_on, tags):
             totals[tag] = totals.get(tag, 0) + posts
         return totals
 
@@ -207,7 +203,7 @@ class SearchService:
 
     async def top_ids(self, tag: str) -> list[int]:
         """The newest TOP_WINDOW posts with the tag, most likes plus comments first (newer on ties)."""
-        newest = heapq.nlargest(TOP_WINDOW, await self._gather(self.posts.tagged_ids, tag, NEWEST, TOP_WINDOW))
+        newest = heapq.nlargest(TOP_WINDOW, await scatter_lists(self, self.posts.tagged_ids, tag, NEWEST, TOP_WINDOW))
         counts = await self.counters.get_many(newest)
 
         def score(post_id: int) -> int:

@@ -195,7 +195,4 @@ class LmdbCache(CacheBackend):
                     txn.delete(key, db=self._dbs[table])
         except lmdb.Error:
             log.exception("cache could not drop keys; emptying every table")
-            with self._env.begin(write=True) as txn:
-                for table in self.tables:
-                    txn.drop(self._dbs[table], delete=False)
-                    self.bump(table)
+            self.clear()

@@ -13,6 +13,7 @@ import httpx
 import lmdb
 import pytest
 
+from instamini.accounts.service import shard_named_by
 from instamini.cluster.launch import LocalCluster
 from instamini.stores.cache_base import encode_key
 from instamini.stores.meta import shard_for_text
@@ -43,7 +44,7 @@ def name_owned_by(owner: str, stem: str) -> str:
 
 def session_owner(token: str) -> str:
     """The instance that checks a token: the owner of the shard its prefix names (the user's)."""
-    return OWNERS[int(token.partition(".")[0])]
+    return OWNERS[shard_named_by(token)]
 
 
 def holders(cluster: LocalCluster, sql: str, value) -> list[str]:

@@ -21,6 +21,7 @@ import pytest
 from PIL import Image
 from websockets.asyncio.client import connect
 
+from instamini.accounts.service import shard_named_by
 from instamini.cluster.launch import LocalCluster
 from instamini.stores.meta import shard_for_text
 from tests.cluster.harness import FAST
@@ -36,7 +37,7 @@ def name_on(instance: str, stem: str) -> str:
 
 def session_instance(token: str) -> str:
     """Who checks the token: the owner of the shard its prefix names (its user's)."""
-    return OWNER[int(token.partition(".")[0])]
+    return OWNER[shard_named_by(token)]
 
 
 def eventually(check, timeout: float = 30.0):

@@ -121,10 +121,14 @@ async def test_metrics_count_open_sockets(client, alice):
         assert "instamini_ws_connections 1.0" in text and "instamini_ws_users_online 1.0" in text
 
 
-async def test_a_socket_whose_queue_overflows_is_closed_1008_and_others_are_not(tmp_path):
+def app_with_realtime(tmp_path, **settings):
+    """The app on a fresh data directory with these `[realtime]` settings changed."""
     config = make_config(tmp_path / "data")
-    realtime = msgspec.structs.replace(config.realtime, send_queue_frames=2)
-    async with AsyncTestClient(create_app(msgspec.structs.replace(config, realtime=realtime))) as client:
+    return create_app(msgspec.structs.replace(config, realtime=msgspec.structs.replace(config.realtime, **settings)))
+
+
+async def test_a_socket_whose_queue_overflows_is_closed_1008_and_others_are_not(tmp_path):
+    async with AsyncTestClient(app_with_realtime(tmp_path, send_queue_frames=2)) as client:
         alice, bob = await register(client, "alice"), await register(client, "bob")
         with await ws(client, alice) as slow, await ws(client, bob) as fine:
             for socket in (slow, fine):
@@ -159,9 +163,7 @@ async def test_without_a_session_the_socket_is_accepted_then_closed_4401(client)
 
 
 async def test_sockets_per_user_are_capped_and_others_are_served(tmp_path):
-    config = make_config(tmp_path / "data")
-    realtime = msgspec.structs.replace(config.realtime, max_sockets_per_user=2)
-    async with AsyncTestClient(create_app(msgspec.structs.replace(config, realtime=realtime))) as client:
+    async with AsyncTestClient(app_with_realtime(tmp_path, max_sockets_per_user=2)) as client:
         alice, bob = await register(client, "alice"), await register(client, "bob")
         with await ws(client, alice) as first, await ws(client, alice) as second:
             for socket in (first, second):
