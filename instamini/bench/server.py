@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -20,6 +21,30 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def free_port_run(count: int) -> int:
+    """The first of `count` consecutive loopback ports that are all free now.
+
+    Picked below Linux's ephemeral range (32768 and up), so the client sockets that other
+    tests and the servers themselves open cannot take one of them between this check and
+    the servers' bind; a port counts as free only if it can be bound (any listener or
+    connected socket on it makes the bind fail)."""
+    for _ in range(200):
+        base = random.randrange(20000, 32768 - count)
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError(f"no {count} consecutive free ports found below 32768")
 
 
 def http_json(method: str, url: str, body: object = None, headers: dict[str, str] | None = None) -> tuple[int, object]:

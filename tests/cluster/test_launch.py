@@ -9,18 +9,19 @@ import time
 
 import httpx
 
-from instamini.bench.server import free_port
+from instamini.bench.server import free_port_run
 
 
 def test_the_cluster_command_starts_instances_and_an_edge_and_ctrl_c_stops_them_all(tmp_path):
-    base = free_port()
-    while any(_busy(base + i) for i in range(3)):  # three ports in a row
-        base = free_port()
+    base = free_port_run(3)  # two instances and the edge, in a row
     command = [sys.executable, "-m", "instamini", "cluster", "--instances", "2", "--shards", "4",
                "--root", str(tmp_path), "--base-port", str(base)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = [process.stdout.readline() for _ in range(3)]  # printed once all three answer
+    if not lines[0].startswith("instance a:"):  # it failed to start: show why, whole
+        process.kill()
+        raise AssertionError("".join(lines) + process.communicate(timeout=30)[0])
     try:
-        lines = [process.stdout.readline() for _ in range(3)]  # printed once all three answer
         assert lines[0].startswith(f"instance a: http://127.0.0.1:{base}  shards 0-1"), lines
         assert lines[1].startswith(f"instance b: http://127.0.0.1:{base + 1}  shards 2-3"), lines
         assert lines[2].startswith(f"edge: http://127.0.0.1:{base + 2}"), lines
