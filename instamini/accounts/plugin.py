@@ -37,7 +37,7 @@ from .service import AccountsService
 class AccountsModule(Module, ReceiveRoutePlugin):
     name = "accounts"
     migrations = MIGRATIONS
-    cache_tables = ("users", "usernames", "sessions")
+    cache_tables = ("users", "usernames", "names_by_id", "sessions")
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         limits = self.config.accounts

@@ -109,6 +109,8 @@ class AccountsService:
         self.meta, self.ids, self.config, self.emit = meta, ids, config, emit
         self.users: CacheTable[UserRecord] = CacheTable(cache, "users", UserRecord)
         self.usernames: CacheTable[int] = CacheTable(cache, "usernames", int)
+        # id -> username, for any user, this instance's or not: see usernames_of.
+        self.names_by_id: CacheTable[str] = CacheTable(cache, "names_by_id", str)
         self.sessions: CacheTable[SessionRecord] = CacheTable(cache, "sessions", SessionRecord)
         self.passwords = Passwords(
             time_cost=config.argon2_time_cost,
@@ -156,6 +158,7 @@ class AccountsService:
         user = UserRecord(id=user_id, username=name, display_name=display_name, bio="", private=False, avatar_media_id=None)
         self.users.put(user_id, user)
         self.usernames.put(name, user_id)
+        self.names_by_id.put(user_id, name)
         token = await self._new_session(user_id)
         self.emit("account.registered", user_id=user_id, username=name)
         return user, token
@@ -287,6 +290,30 @@ class AccountsService:
             f"SELECT {USER_COLUMNS} FROM users WHERE id IN ({{ids}})", group_by_shard(user_ids)
         )
         return {row["id"]: _record(row) for row in rows}
+
+    async def usernames_of(self, user_ids: Iterable[int]) -> dict[int, str]:
+        """Usernames by id (the @mentions of a post), with no round trip once an id is known.
+
+        A username never changes and an account is never deleted, so an id's name may be
+        kept anywhere for good: "names_by_id" is the one cache table that holds other
+        owners' users, because it can never go stale. Misses are users' lookups (partial:
+        a name on an instance that does not answer is left out, as its user would be)."""
+        ids = list(dict.fromkeys(user_ids))
+        names, missing = {}, []
+        for user_id, name in zip(ids, self.names_by_id.get_many(ids)):
+            if name is None:
+                missing.append(user_id)
+            else:
+                names[user_id] = name
+        if missing:
+            for user_id, user in (await self.get_users(missing, partial=True)).items():
+                names[user_id] = user.username
+                self.names_by_id.put(user_id, user.username)
+        return names
+
+    def remember_username(self, user_id: int, username: str) -> None:
+        """Learnt elsewhere (a mention resolved by name): kept for usernames_of."""
+        self.names_by_id.put(user_id, username)
 
     async def get_user(self, user_id: int) -> UserRecord | None:
         return (await self.get_users([user_id])).get(user_id)

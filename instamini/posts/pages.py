@@ -26,6 +26,18 @@ class PostView(msgspec.Struct, frozen=True):
     saved: bool
 
 
+class OwnedPost(msgspec.Struct, array_like=True, frozen=True):
+    """What a post's owner holds of it for one viewer (PostsService.load_owned): a PostView
+    without the save, which lives on the viewer's owner."""
+
+    card: PostCard
+    author: UserRecord
+    mentions: list[str]
+    like_count: int
+    comment_count: int
+    liked: bool
+
+
 class PostPage(msgspec.Struct):
     posts: list[PostView]
     next_cursor: str | None

@@ -14,15 +14,15 @@ runs on that one owner (its row, its counter, its cached answer and its event
 together) and no cache ever holds another owner's answer.
 
 Cost: one small transaction per switch; a warm page's flags are LMDB reads only (two
-per post: one for each flag). In a cluster, the flags of a page cost one round trip per
-other instance holding some of its posts, and one to the viewer's owner, all at once.
+per post: one for each flag). In a cluster the likes are asked of each post's owner in
+the one call that hydration makes to it (PostsService.load_owned), and the saves are
+read where hydration runs, on the viewer's owner: no round trip of their own.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, NamedTuple
 
 from ..cluster.forward import owned, owned_batch
@@ -56,18 +56,6 @@ class ViewerFlags:
         self.likes: CacheTable[int] = CacheTable(cache, "reactions", int)
         self.saves: CacheTable[int] = CacheTable(cache, "saved", int)
         self.cluster = None  # cluster/forward.py: each answer is asked of its owner
-
-    async def of(self, viewer_id: int | None, post_ids: Sequence[int]) -> dict[int, int]:
-        """post id -> bits, for the posts the viewer liked or saved (others are absent)."""
-        if viewer_id is None or not post_ids:
-            return {}
-        liked, saved = self.liked(post_ids, viewer_id), self.saved(viewer_id, list(post_ids))
-        if self.cluster is None:  # cache hits, awaited in turn: no task for lookups that do not wait
-            liked, saved = await liked, await saved
-        else:  # round trips to other owners: at once
-            liked, saved = await asyncio.gather(liked, saved)
-        saved = set(saved)
-        return {post_id: LIKE * (post_id in liked) | SAVE * (post_id in saved) for post_id in {*liked, *saved}}
 
     @owned_batch
     async def liked(self, post_ids: Iterable[int], viewer_id: int) -> dict[int, bool]:

@@ -18,16 +18,18 @@ account, or an approved follower of a private one, or the author), and never
 across a block in either direction. Hidden and missing posts get the same 404.
 
 In a cluster (docs/cluster.md) everything about a post is its author's owner's: a
-create, an edit or a delete runs there, in the same one transaction; `get` and a
-profile grid run there too (its card, counters and likes are local there); a page
-that spans instances is hydrated with one call per instance for each batch loader
-(`load_cards`, counters, the viewer's likes), plus one to the viewer's owner for
-their saves; a tag page scatters one call per instance.
+create, an edit or a delete runs there, in the same one transaction, and a profile
+grid runs there. Hydration runs on the viewer's owner (their relationships and saves
+are there) and asks each other instance that holds some of the page's posts ONE
+question, `load_owned`: cards, authors, counters, the viewer's likes and the
+mentioned names, all that owner holds. A tag page scatters one call per instance.
 
 Cost: creating is one transaction plus a name lookup per @mention; a hot read of
-a post, or of a page of them, is LMDB lookups only. In a cluster, reading another
-owner's post is one round trip (about 1 ms); hydrating a page costs three rounds
-(cards; authors; counters, likes and saves at once) of one call per instance.
+a post, or of a page of them, is LMDB lookups only. In a cluster, a page (or one
+post) costs one round trip (about 1 ms) to each other instance that holds some of
+its posts, all at once, plus one to the viewer's owner when the request is
+elsewhere; mentioned names are kept by id for good (they never change), so they
+cost no trip of their own.
 """
 
 from __future__ import annotations
@@ -54,8 +56,8 @@ from ..stores.counters import Counters, bump
 from ..stores.meta import ShardedMeta
 from . import records, text
 from .records import PostCard, PostRecord, as_card
-from .pages import PostPage, PostView, decode_cursor  # noqa: F401 (imported from here by other modules)
-from .reactions import LIKE, SAVE, ViewerFlags
+from .pages import OwnedPost, PostPage, PostView, decode_cursor  # noqa: F401 (imported from here by other modules)
+from .reactions import ViewerFlags
 
 KINDS = ("post", "reel")
 NEWEST = (1 << 63) - 1  # a cursor before every id
@@ -162,8 +164,12 @@ class PostsService:
             return False
         return True
 
+    # Hydration runs where the viewer lives, where their relationships and saves are, and asks
+    # each other owner of the page's posts once for everything it holds of them (load_owned).
+    # An anonymous viewer has nothing anywhere: it runs where it is called (-1: no shard's).
+    @owned(lambda self, viewer_id, *_, **__: shard_of(viewer_id) if viewer_id is not None else -1)
     async def hydrate(
-        self, viewer_id: int | None, post_ids: Sequence[int], known_visible: set[int] | None = None
+        self, viewer_id: int | None, post_ids: list[int], known_visible: set[int] | None = None
     ) -> list[PostView]:
         """The posts as the viewer sees them, in the given order, without missing or hidden ones.
 
@@ -172,41 +178,53 @@ class PostsService:
         """
         # In a cluster, the posts of an instance that does not answer are left out of the page
         # (`partial`), not the whole page refused: the rest of the network is still there.
-        records = await self.load_cards(post_ids, partial=True)
-        author_ids = {record.author_id for record in records.values()}
-        mentioned_ids = {user_id for record in records.values() for user_id in record.mention_ids}
-        users = await self.accounts.get_users(author_ids | mentioned_ids, partial=True)
+        found = await self.load_owned(post_ids, viewer_id, partial=True)
+        authors = {post.author.id: post.author for post in found.values()}
         # A known author may still be hidden from everyone since (suspended): a set lookup.
         known = {i for i in known_visible or () if not self.graph.is_hidden(i)}
-        unknown = [users[i] for i in author_ids if i in users and i not in known]
-        visible = (author_ids & known) | await self._visible_authors(viewer_id, unknown)
-        shown = [records[i] for i in dict.fromkeys(post_ids) if i in records and records[i].author_id in visible]
-        ids = [record.id for record in shown]
-        counts, flags = await self._engagement(viewer_id, ids)
+        unknown = [author for author_id, author in authors.items() if author_id not in known]
+        visible = (authors.keys() & known) | await self._visible_authors(viewer_id, unknown)
+        shown = [found[i] for i in dict.fromkeys(post_ids) if i in found and found[i].author.id in visible]
+        saved = set(await self.flags.saved(viewer_id, [post.card.id for post in shown])) if viewer_id is not None and shown else set()
         return [
             PostView(
-                record=record,
-                author=users[record.author_id],
-                mentions=[users[user_id].username for user_id in record.mention_ids if user_id in users],
-                like_count=counts[record.id].get("likes", 0),
-                comment_count=counts[record.id].get("comments", 0),
-                liked=bool(flags.get(record.id, 0) & LIKE),
-                saved=bool(flags.get(record.id, 0) & SAVE),
+                record=post.card,
+                author=post.author,
+                mentions=post.mentions,
+                like_count=post.like_count,
+                comment_count=post.comment_count,
+                liked=post.liked,
+                saved=post.card.id in saved,
             )
-            for record in shown
+            for post in shown
         ]
 
-    async def _engagement(self, viewer_id: int | None, post_ids: list[int]) -> tuple[dict, dict[int, int]]:
-        """The posts' counters and the viewer's flags. On one instance they are cache hits,
-        awaited in turn (a task each would cost more than the lookups); in a cluster each may
-        be a round trip to other owners, so they are sent at once."""
-        counts, flags = self.counters.get_many(post_ids), self.flags.of(viewer_id, post_ids)
-        if self.cluster is None:
-            return await counts, await flags
-        return tuple(await asyncio.gather(counts, flags))
+    @owned_batch
+    async def load_owned(self, post_ids: Iterable[int], viewer_id: int | None) -> dict[int, OwnedPost]:
+        """What the owner of the posts holds of them for one viewer, gathered in one place:
+        card and author (a post lives on its author's shard), counters, the viewer's like,
+        and the names it mentions. Missing posts are left out."""
+        cards = await self.load_cards(post_ids)
+        if not cards:
+            return {}
+        authors = await self.accounts.get_users({card.author_id for card in cards.values()})
+        names = await self.accounts.usernames_of(user_id for card in cards.values() for user_id in card.mention_ids)
+        ids = list(cards)
+        counts = await self.counters.get_many(ids)
+        liked = await self.flags.liked(ids, viewer_id) if viewer_id is not None else {}
+        return {
+            post_id: OwnedPost(
+                card=card,
+                author=authors[card.author_id],
+                mentions=[names[user_id] for user_id in card.mention_ids if user_id in names],
+                like_count=counts.get(post_id, {}).get("likes", 0),
+                comment_count=counts.get(post_id, {}).get("comments", 0),
+                liked=post_id in liked,
+            )
+            for post_id, card in cards.items()
+            if card.author_id in authors
+        }
 
-    # One round trip to the post's owner, where its card, counters and likes are local.
-    @owned(lambda self, viewer_id, post_id: shard_of(post_id))
     async def get(self, viewer_id: int | None, post_id: int) -> PostView:
         views = await self.hydrate(viewer_id, [post_id])
         if not views:
@@ -299,6 +317,9 @@ class PostsService:
         """Ids of the existing users that a text @mentions; unknown names are just text."""
         names = text.mentioned_names(content, limit)
         found = await asyncio.gather(*(self.accounts.id_for_username(name) for name in names))
+        for name, user_id in zip(names, found):
+            if user_id is not None:  # so that showing the post needs no lookup of the name
+                self.accounts.remember_username(user_id, name.lower())
         return list(dict.fromkeys(user_id for user_id in found if user_id is not None))
 
     async def _terms(self, caption: str) -> tuple[list[str], list[int]]:

@@ -14,6 +14,7 @@ import json
 import re
 import signal
 import time
+from collections import Counter
 
 import anyio
 import httpx
@@ -137,3 +138,53 @@ async def chat_live(cluster: LocalCluster, ann: Person, ben: Person) -> None:
             while (frame := json.loads(await socket.recv()))["type"] != "message":
                 pass
         assert frame["message"]["text"] == "hello from a"
+
+
+def test_a_feed_page_of_three_instances_posts_costs_one_call_to_each_other_instance(cluster):
+    """dan (on a) follows ann, ben and cat, one per instance, whose posts @mention each other;
+    his page is hydrated with one load_owned call to b and one to c, and nothing else."""
+    ann, ben, cat = (Person(cluster, owner, stem, via=owner) for owner, stem in (("a", "ann"), ("b", "ben"), ("c", "cat")))
+    dan = Person(cluster, "a", "dan", via="a")
+    posts = {}
+    for person, owner in ((ann, "a"), (ben, "b"), (cat, "c")):
+        assert dan.call("a", "POST", f"/api/v1/users/{person.name}/follow").json()["state"] == "following"
+        media = person.call(owner, "POST", "/api/v1/media", files={"file": ("p.jpg", photo())}).json()
+        assert eventually(lambda: person.call(owner, "GET", f"/api/v1/media/{media['id']}").json()["status"] == "ready")
+        caption = f"hello @{ann.name} @{ben.name} @{cat.name}"
+        posts[owner] = person.call(owner, "POST", "/api/v1/posts", json={"caption": caption, "media_ids": [media["id"]]}).json()["id"]
+    assert dan.call("a", "POST", f"/api/v1/posts/{posts['b']}/like").status_code == 200
+    assert dan.call("a", "POST", f"/api/v1/posts/{posts['c']}/save").status_code == 200
+    assert eventually(lambda: len(feed_ids(dan, "a")) == 3)
+
+    # Through his own instance and through the two others; in time order, and ranked (whose
+    # first page also reads the counters of the window it ranks: one more call per owner).
+    for entry, order in (*((entry, "chronological") for entry in "abc"), ("a", "ranked"), ("c", "ranked")):
+        before = {name: rpc_figures(url) for name, url in cluster.urls.items()}
+        answer = dan.call(entry, "GET", f"/api/v1/feed?order={order}")
+        after = {name: rpc_figures(url) for name, url in cluster.urls.items()}
+        assert answer.status_code == 200, answer.text
+        received = {name: after[name][0] - before[name][0] for name in cluster.urls}
+        expected = Counter({"PostsService.load_owned": 1, **({"Counters.get_many": 1} if order == "ranked" else {})})
+        assert received["b"] == received["c"] == expected, (entry, order, received)
+        # a gets the page itself from the others (with the token's check), and no more.
+        assert received["a"] == (Counter() if entry == "a" else
+                                 Counter({"FeedService.page": 1, "AccountsService.authenticate": 1})), (entry, received)
+        assert after["a"][1] - before["a"][1] == sum(expected.values()) * 2  # one HTTP request for each call
+
+        page = answer.json()["items"]
+        shown = {item["id"]: item for item in page}
+        assert shown.keys() == set(posts.values())
+        assert [shown[posts[o]]["liked"] for o in "abc"] == [False, True, False]
+        assert [shown[posts[o]]["saved"] for o in "abc"] == [False, False, True]
+        assert shown[posts["b"]]["like_count"] == 1
+        assert all(item["mentions"] == [ann.name, ben.name, cat.name] for item in page), page
+
+
+def rpc_figures(url: str) -> tuple[Counter, float]:
+    """(calls run there by procedure's class and method, RPC HTTP requests it sent), off /metrics."""
+    text = httpx.get(url + "/metrics").text
+    received = Counter()
+    for procedure, value in re.findall(r'instamini_rpc_server_calls_total\{outcome="ok",procedure="([^"]+)"\} (\S+)', text):
+        received[".".join(procedure.split(".")[-2:])] += int(float(value))
+    sent = sum(float(value) for value in re.findall(r"instamini_rpc_client_requests_total\{[^}]*\} (\S+)", text))
+    return received, sent
