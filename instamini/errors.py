@@ -12,7 +12,9 @@ handler turns it into Litestar's error shape `{"status_code": N, "detail": "..."
     ├── TooLarge              413  the upload is over its size cap
     ├── UnsupportedMedia      415  the upload is not a kind of file we accept
     ├── RateLimited           429  too many attempts; `retry_after` seconds
-    ├── ShardMoving           503  the shard is being moved to another instance (admin move-shard):
+    ├── Unavailable           503  in a cluster, the instance that owns the data does not answer:
+    │   │                          nothing was done; retry after `retry_after` seconds
+    │   └── ShardMoving       503  the shard is being moved to another instance (admin move-shard):
     │                              the write was not made; retry after `retry_after` seconds
     └── Overloaded            503  too much of one costly kind of work is already waiting (password
                                    hashes): refused at once, nothing done; retry after `retry_after`
@@ -77,13 +79,21 @@ class RateLimited(InstaminiError):
         self.retry_after = retry_after
 
 
-class ShardMoving(InstaminiError):
+class Unavailable(InstaminiError):
+    """The 503 of a cluster: documented on every route of an instance that has peers
+    (cluster/plugin.py); the RPC's own RpcUnavailable becomes this answer (unavailable_response)."""
+
     status_code = 503
 
     # One argument with a default: a forwarded call raises it again from its detail alone.
-    def __init__(self, detail: str, retry_after: int = 1) -> None:
+    def __init__(self, detail: str, retry_after: int = 2) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class ShardMoving(Unavailable):
+    def __init__(self, detail: str, retry_after: int = 1) -> None:
+        super().__init__(detail, retry_after)
 
 
 class Overloaded(InstaminiError):
@@ -95,7 +105,7 @@ class Overloaded(InstaminiError):
 
 
 def error_response(_: Request, error: InstaminiError) -> Response:
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, (RateLimited, ShardMoving, Overloaded)) else None
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, (RateLimited, Unavailable, Overloaded)) else None
     if isinstance(error, NotAuthenticated):
         headers = {"WWW-Authenticate": "Bearer"}
     return Response({"status_code": error.status_code, "detail": error.detail}, status_code=error.status_code, headers=headers)

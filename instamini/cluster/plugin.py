@@ -19,9 +19,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
+from litestar.plugins import ReceiveRoutePlugin
+from litestar.routes import BaseRoute, HTTPRoute
 from prometheus_client import REGISTRY
 
 from ..config import ConfigError
+from ..errors import Unavailable, document_errors
 from ..module import Module
 from . import map_file
 from .auth import Verifier
@@ -37,9 +40,18 @@ from .shard_move import ShardMover
 from .topology import Topology
 
 
-class ClusterModule(Module):
+class ClusterModule(Module, ReceiveRoutePlugin):
     name = "cluster"
     routes = [rpc_route]
+
+    def receive_route(self, route: BaseRoute) -> None:
+        """With peers, any route of the API or of /media may need one that does not answer
+        (or a shard that is moving): document the 503 on each. A single instance has none."""
+        if len(self.config.cluster.instances) == 1 or not isinstance(route, HTTPRoute):
+            return
+        if route.path.startswith(("/api/", "/media/")):
+            for handler in route.route_handlers:
+                document_errors(handler, Unavailable)
 
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:

@@ -13,6 +13,7 @@ from typing import Annotated
 from litestar import Request, get, post, route
 from litestar.datastructures import State
 from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import Parameter
 from litestar.response.base import ASGIResponse
@@ -77,7 +78,7 @@ def build_handlers(config: Config) -> list:
         return media_out(await state.media.get(request.user.id, parsed))
 
     @route("/media/{name:str}", http_method=["GET", "HEAD"], tags=["media"], summary="A processed file: immutable, with ETag and Range",
-            raises=[NotFound])
+            raises=[NotFound], responses=FILE_ANSWERS)
     async def file(name: FileName, request: Request, state: State) -> ASGIResponse:
         try:
             return await media_response(state.blobs, name, request.headers, head_only=request.method == "HEAD")
@@ -88,3 +89,11 @@ def build_handlers(config: Config) -> list:
         return await peers.serve(name, request)  # held by another instance, or by none
 
     return [upload, status, file]
+
+
+# What a file's GET answers besides its 200 (media/serve.py): bodies are the file's bytes, or none.
+FILE_ANSWERS = {
+    206: ResponseSpec(None, description="Partial Content: the bytes of the one range that `Range` asked for"),
+    304: ResponseSpec(None, description="Not Modified: `If-None-Match` names the file's ETag"),
+    416: ResponseSpec(None, description="Range Not Satisfiable: the range starts past the file's end"),
+}

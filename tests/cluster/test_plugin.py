@@ -73,3 +73,17 @@ async def test_a_map_for_another_shard_count_than_the_data_directory_stops_start
         async with create_app(eight).lifespan():
             pass
     assert error.group_contains(ConfigError, match="shard 7 is outside 0-3 .*has 4 logical shards, fixed at its creation")
+
+
+def test_an_instance_with_peers_documents_its_503_on_every_route_of_the_api_and_media(tmp_path):
+    def five_hundred_threes(app) -> dict[str, bool]:
+        paths = app.openapi_schema.to_schema()["paths"]
+        return {f"{method} {path}": "503" in operation["responses"]
+                for path, item in paths.items() if path.startswith(("/api/", "/media/"))
+                for method, operation in item.items()}
+
+    clustered = five_hundred_threes(create_app(make_config(tmp_path / "a", cluster_toml("a", TWO))))
+    assert len(clustered) > 60 and all(clustered.values()), [k for k, v in clustered.items() if not v]
+    alone = five_hundred_threes(create_app(make_config(tmp_path / "one")))
+    # Alone, only the password routes can be refused for a moment (hashing queue full: Overloaded).
+    assert sorted(k for k, v in alone.items() if v) == ["post /api/v1/accounts", "post /api/v1/sessions"]

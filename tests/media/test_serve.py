@@ -111,3 +111,9 @@ async def test_unknown_and_hostile_names_are_404(client):
     assert (await client.get(f"/media/{'0' * 64}.jpg")).status_code == 404
     assert (await client.get("/media/..%2F..%2Fetc%2Fpasswd")).status_code == 404
     assert (await client.get(f"/media/{'a' * 64}.html")).status_code == 404
+
+
+async def test_the_openapi_document_names_every_answer_of_a_file(client):
+    responses = client.app.openapi_schema.to_schema()["paths"]["/media/{name}"]["get"]["responses"]
+    assert {"200", "206", "304", "404", "416"} <= responses.keys()
+    assert "content" not in responses["206"]  # a slice of the file's bytes, as the 200 is the whole
