@@ -168,6 +168,9 @@ class RealtimeConfig(_Section):
     heartbeat_seconds: Positive = 25
     idle_timeout_seconds: Positive = 75
     max_sockets_per_user: Positive = 16
+    # Websocket handshakes per client address (Litestar's HTTP limits do not see them):
+    # generous for many people behind one address, tight for a reconnect flood.
+    handshakes_per_address_per_minute: Positive = 300
 
 
 class MessagesConfig(_Section):

@@ -2,8 +2,8 @@
 
 Litestar's rate-limit middleware limits requests per client address; it cannot
 see which account a request is aimed at (that is in the body). Guessing one
-account's password from many addresses is stopped here: after `max_failures`
-failures within `window_seconds`, that account refuses logins until the oldest
+account's password from many addresses is stopped here (sliding_window.py): after
+`login_attempts_per_account` failures within `window_seconds`, that account refuses logins until the oldest
 failure leaves the window. A correct password resets the count.
 
 An attacker could keep that lock shut forever (a few wrong guesses per window), and
@@ -22,58 +22,17 @@ of made-up usernames or addresses cannot grow memory without bound.
 
 from __future__ import annotations
 
-import math
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 
+from ..sliding_window import SlidingWindowLimiter
 
-class FailureLimiter:
-    def __init__(
-        self, max_failures: int, window_seconds: float, *, clock: Callable[[], float] = time.monotonic,
-        max_keys: int = 100_000,
-    ) -> None:
-        self.max_failures = max_failures
-        self.window = window_seconds
-        self.clock = clock
-        self.max_keys = max_keys
-        self._failures: dict[str, deque[float]] = {}
 
-    def retry_after(self, key: str) -> int | None:
-        """Seconds until `key` may try again, or None if it may now."""
-        failures = self._recent(key)
-        if failures is None or len(failures) < self.max_failures:
-            return None
-        return max(1, math.ceil(failures[0] + self.window - self.clock()))
+class FailureLimiter(SlidingWindowLimiter):
+    """Failed logins per account (or per known address of it): the events are failures."""
 
-    def record_failure(self, key: str) -> None:
-        if key not in self._failures and len(self._failures) >= self.max_keys:
-            self._prune()
-        self._failures.setdefault(key, deque(maxlen=self.max_failures)).append(self.clock())
-
-    def reset(self, key: str) -> None:
-        self._failures.pop(key, None)
-
-    def _recent(self, key: str) -> deque[float] | None:
-        failures = self._failures.get(key)
-        if failures is None:
-            return None
-        horizon = self.clock() - self.window
-        while failures and failures[0] <= horizon:
-            failures.popleft()
-        if not failures:
-            del self._failures[key]
-            return None
-        return failures
-
-    def _prune(self) -> None:
-        for key in list(self._failures):
-            self._recent(key)
-        # Still full of live entries: forget the oldest half rather than grow.
-        if len(self._failures) >= self.max_keys:
-            oldest = sorted(self._failures, key=lambda k: self._failures[k][-1])
-            for key in oldest[: len(oldest) // 2]:
-                del self._failures[key]
+    record_failure = SlidingWindowLimiter.record
 
 
 class KnownAddresses:

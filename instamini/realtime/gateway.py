@@ -12,7 +12,10 @@ real server answers HTTP 403; nothing of the session is looked at). No valid ses
 the upgrade completes and the socket is closed at once with 4401, because a browser
 never sees why an upgrade was refused (only 1006), and the web app must know to stop
 reconnecting. One account holds at most `max_sockets_per_user` sockets on an instance
-(a tab or a device each); one more is closed with 1013 (try again later).
+(a tab or a device each); one more is closed with 1013 (try again later). One client
+address opens at most `handshakes_per_address_per_minute` sockets a minute
+(sliding_window.py); past that the upgrade is refused (HTTP 403) before anything of the
+session is looked at, so a reconnect flood costs the server no session lookup.
 
 Then three tasks share the socket: the reader decodes each frame with the one typed
 decoder (frames.py), within the size cap and the rate limit, and dispatches it; the
@@ -64,6 +67,11 @@ async def handshake(socket: WebSocket, state: State) -> tuple[int, str, str | No
     if not origin_allowed(socket.headers.get("origin"), socket.headers.get("host"), config.server.allowed_origins):
         await socket.close(code=FORBIDDEN_ORIGIN, reason="origin not allowed")
         return None
+    address = socket.client.host if socket.client else ""
+    if state.handshakes.retry_after(address) is not None:
+        await socket.close(code=TRY_AGAIN_LATER, reason="too many sockets opened from this address; try again later")
+        return None
+    state.handshakes.record(address)
     token, subprotocol = offered_token(socket)
     try:
         if not token or len(token) > 128:

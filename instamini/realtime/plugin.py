@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 
 from ..module import Module
+from ..sliding_window import SlidingWindowLimiter
 from .connection import LOGGED_OUT
 from .gateway import gateway
 from .cluster_hub import ClusterHub
@@ -29,6 +30,7 @@ class RealtimeModule(Module):
         node = getattr(app.state, "cluster", None)
         clustered = node is not None and not node.topology.single
         hub = app.state.hub = ClusterHub(node) if clustered else Hub()
+        app.state.handshakes = SlidingWindowLimiter(self.config.realtime.handshakes_per_address_per_minute, 60)
         if clustered:
             hub.register()
         app.state.accounts.on_logout.append(lambda user_id, digest: hub.close_session(digest, LOGGED_OUT, "logged out"))

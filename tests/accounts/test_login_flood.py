@@ -131,7 +131,7 @@ async def test_a_full_hash_queue_refuses_at_once_and_counts_no_failure(config):
 
         assert in_app(client, three_at_once) == ["NotAuthenticated", "NotAuthenticated", "Overloaded"]
         assert accounts.passwords.admitted == 0 and accounts.passwords.refused == 1
-        assert len(accounts.login_failures._failures["alice"]) == 2  # the refused guess was not counted
+        assert len(accounts.login_failures._events["alice"]) == 2  # the refused guess was not counted
 
 
 def test_overloaded_is_a_503_with_retry_after():

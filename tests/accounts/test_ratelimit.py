@@ -5,7 +5,6 @@ from __future__ import annotations
 import msgspec
 from litestar.testing import AsyncTestClient
 
-from instamini.accounts.ratelimit import FailureLimiter
 from instamini.app import create_app
 from tests.accounts.helpers import assert_error, concurrently, count_rows, snapshot
 from tests.conftest import register
@@ -80,31 +79,6 @@ async def test_registrations_per_address_are_limited(config):
         assert await count_rows(client, "SELECT count(*) FROM users") == 2
         assert await count_rows(client, "SELECT count(*) FROM usernames WHERE username = 'carol'") == 0
         assert (await login(client, "alice", "correct horse")).status_code == 201
-
-
-def test_failure_limiter_window_slides():
-    now = [1000.0]
-    limiter = FailureLimiter(2, 60, clock=lambda: now[0])
-    assert limiter.retry_after("k") is None
-    limiter.record_failure("k")
-    now[0] += 10
-    limiter.record_failure("k")
-    assert limiter.retry_after("k") == 50  # the first failure leaves the window in 50 s
-    now[0] += 50
-    assert limiter.retry_after("k") is None  # one failure left in the window
-    limiter.record_failure("k")
-    assert limiter.retry_after("k") == 10
-    limiter.reset("k")
-    assert limiter.retry_after("k") is None
-
-
-def test_failure_limiter_memory_is_bounded():
-    now = [0.0]
-    limiter = FailureLimiter(1, 60, clock=lambda: now[0], max_keys=10)
-    for i in range(100):
-        limiter.record_failure(f"user{i}")
-    assert len(limiter._failures) <= 10
-    assert limiter.retry_after("user99") is not None  # the newest are kept
 
 
 async def test_parallel_guesses_cannot_slip_past_the_account_limit(config):

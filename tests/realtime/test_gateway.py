@@ -176,3 +176,26 @@ async def test_sockets_per_user_are_capped_and_others_are_served(tmp_path):
                 other.send_text('{"type": "ping"}')
                 assert other.receive_json() == {"type": "pong"}
             assert client.app.state.hub.connections(int(alice.id)) == 2  # the refused one never joined the hub
+
+
+async def test_a_reconnect_flood_from_one_address_is_refused_before_the_session_is_looked_at(tmp_path):
+    config = make_config(tmp_path / "data", "\n[realtime]\nhandshakes_per_address_per_minute = 3\n")
+    async with AsyncTestClient(create_app(config)) as client:
+        alice = await register(client, "alice")
+        looked_up = []
+        accounts = client.app.state.accounts
+        authenticate = accounts.authenticate
+        accounts.authenticate = lambda token: looked_up.append(token) or authenticate(token)
+        for _ in range(3):
+            with await ws(client, alice) as socket:
+                socket.send_text('{"type": "ping"}')
+                assert socket.receive_json() == {"type": "pong"}
+        assert await closed_with(client, user=alice) == 1013  # the fourth within the minute
+        assert len(looked_up) == 3
+        # A minute later the address may open sockets again.
+        handshakes = client.app.state.handshakes
+        later = handshakes.clock() + 61
+        handshakes.clock = lambda: later
+        with await ws(client, alice) as socket:
+            socket.send_text('{"type": "ping"}')
+            assert socket.receive_json() == {"type": "pong"}

@@ -43,6 +43,7 @@ argon2_memory_kib = 64
 registrations_per_address_per_minute = 1000
 [realtime]
 max_sockets_per_user = {SOCKETS_PER_USER}
+handshakes_per_address_per_minute = 100000  # every socket here comes from 127.0.0.1 (the cap: tests/realtime)
 [moderation]
 spam_rate_per_minute = 1000000   # alice writes faster than a person would; not spam here
 """
