@@ -23,12 +23,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .errors import RpcCallFailed, RpcError
-from .move_schemas import MAX_CHUNK, Adopted, AdoptArgs, FreezeArgs, Frozen, Installed, MapInfo, MoveRef, PullArgs
+from .move_schemas import (
+    MAX_CHUNK, Adopted, AdoptArgs, BlobsTaken, FinishArgs, FreezeArgs, Frozen, Installed, MapInfo, MoveRef, PullArgs,
+    TakeArgs,
+)
 from .topology import Instance, Topology
 
 CHUNK_BYTES = 1 << 20
 STEP_TIMEOUT = 120.0  # a freeze (drain and snapshot), an adopt: seconds
 COPY_RATE = 20 << 20  # bytes per second the pull is given, at least, before it counts as failed
+BLOBS_TIMEOUT = 3600.0  # for the target to copy the shard's blobs it lacks (after the switch: nothing waits on it)
 # What a source answers when it refused to freeze: then this attempt changed nothing.
 FREEZE_REFUSALS = ("busy", "not_my_shard", "bad_args", "unknown_procedure")
 assert CHUNK_BYTES <= MAX_CHUNK
@@ -112,7 +116,7 @@ class MoveDriver:
             # The freeze lifts itself if no chunk is read for this long (a command that died).
             freeze = FreezeArgs(shard, move.move, lease_seconds=STEP_TIMEOUT)
             frozen = await self._call(source, "cluster.move.freeze", freeze, Frozen)
-            self.say(f"1/4 froze shard {shard} on {source}: new writes to it get 503, {frozen.queued_writes} queued "
+            self.say(f"1/5 froze shard {shard} on {source}: new writes to it get 503, {frozen.queued_writes} queued "
                      f"writes committed ({frozen.drain_seconds * 1000:.1f} ms); snapshot {frozen.bytes:,} bytes, "
                      f"sha256 {frozen.sha256[:16]}... ({frozen.snapshot_seconds * 1000:.1f} ms)")
             copy_timeout = STEP_TIMEOUT + frozen.bytes / COPY_RATE
@@ -120,7 +124,7 @@ class MoveDriver:
                 target, "cluster.move.pull",
                 PullArgs(shard, move.move, source, frozen.bytes, frozen.sha256, CHUNK_BYTES), Installed, copy_timeout,
             )
-            self.say(f"2/4 {target} pulled it in {installed.chunks} chunks of at most {CHUNK_BYTES >> 20} MB, checked "
+            self.say(f"2/5 {target} pulled it in {installed.chunks} chunks of at most {CHUNK_BYTES >> 20} MB, checked "
                      f"its sha256 and integrity, and put it in place of its own copy ({installed.seconds * 1000:.1f} ms)")
             # The switch: the source first, which accepts only while its freeze holds.
             await self._call(source, "cluster.adopt_map", AdoptArgs(new.version, new.ranges(), move), Adopted)
@@ -129,18 +133,37 @@ class MoveDriver:
                 raise Failed(f"{error}\nnothing was changed (map version {old.version})") from None
             raise await self._undo(move, source, target, old, new, error) from None
         others = [name for name in self.names if name not in (source, target)]
-        self.say(f"3/4 switched: {source} adopted map version {new.version} and forwards shard {shard} to {target}")
+        self.say(f"3/5 switched: {source} adopted map version {new.version} and forwards shard {shard} to {target}")
         await self._push(AdoptArgs(new.version, new.ranges(), move), [target])
         await self._push(AdoptArgs(new.version, new.ranges()), others)
         frozen_seconds = time.perf_counter() - started
         self.say(f"    every instance ({', '.join(self.names)}) has map version {new.version}")
+        taken = await self._take_blobs(move, source, target)
         try:
-            await self._call(source, "cluster.move.finish", move, None)
-            self.say(f"4/4 {source} deleted its snapshot; shard {shard} stays frozen there (it is {target}'s now)")
+            await self._call(source, "cluster.move.finish", FinishArgs(shard, move.move, taken), None)
+            released = f" and let go of the blobs' references {target} took" if taken else ""
+            self.say(f"5/5 {source} deleted its snapshot{released}; shard {shard} stays frozen there "
+                     f"(it is {target}'s now)")
         except RpcError as error:
-            self.say(f"4/4 {source} could not delete its snapshot ({error}); it goes at its next start")
+            self.say(f"5/5 {source} could not delete its snapshot ({error}); it goes at its next start")
         self.say(f"moved shard {shard} from {source} to {target}: {frozen.bytes:,} bytes copied, writes to it "
                  f"refused for {frozen_seconds * 1000:.0f} ms, map version {new.version}")
+
+    async def _take_blobs(self, move: MoveRef, source: str, target: str) -> bool:
+        """The target copies the shard's blobs it lacks and takes their references
+        (cluster/move_blobs.py); False if it could not, and then the source keeps its own."""
+        try:
+            taken = await self._call(target, "cluster.move.take_blobs", TakeArgs(move.shard, move.move, source),
+                                     BlobsTaken, BLOBS_TIMEOUT)
+        except RpcError as error:
+            why = ("it keeps no blobs" if isinstance(error, RpcCallFailed) and error.code == "unknown_procedure"
+                   else f"it could not take them: {error}")
+            self.say(f"4/5 {target} did not take the shard's blobs ({why}); {source} keeps them and serves them")
+            return False
+        missing = f"; {taken.missing} held by no instance" if taken.missing else ""
+        self.say(f"4/5 {target} took the references to the {taken.referenced} blobs the shard's media use, copying "
+                 f"{taken.copied} it lacked ({taken.copied_bytes:,} bytes) from {source}{missing}")
+        return True
 
     async def _undo(self, move: MoveRef, source: str, target: str, old: Topology, new: Topology,
                     error: BaseException) -> Failed:

@@ -49,6 +49,24 @@ class PullArgs(MoveRef, forbid_unknown_fields=True):
     chunk_bytes: Annotated[int, msgspec.Meta(ge=1, le=MAX_CHUNK)] = 1 << 20
 
 
+class FinishArgs(MoveRef, forbid_unknown_fields=True):
+    release_blobs: bool = False  # the target has taken the shard's blob references (cluster/move_blobs.py)
+
+
+class TakeArgs(MoveRef, forbid_unknown_fields=True):
+    source: str
+
+
+class ReferencesPage(MoveRef, forbid_unknown_fields=True):
+    after: Annotated[str, msgspec.Meta(max_length=64)] = ""  # the last blob key of the page before
+
+
+class BlobChunkArgs(msgspec.Struct, forbid_unknown_fields=True):
+    key: Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
+    offset: Annotated[int, msgspec.Meta(ge=0)]
+    size: Annotated[int, msgspec.Meta(ge=1, le=MAX_CHUNK)]
+
+
 class AdoptArgs(msgspec.Struct, forbid_unknown_fields=True):
     version: Annotated[int, msgspec.Meta(ge=1)]
     ranges: dict[str, str]
@@ -61,6 +79,13 @@ class Frozen(msgspec.Struct):
     queued_writes: int  # writes that were queued at the freeze and committed before the snapshot
     drain_seconds: float
     snapshot_seconds: float
+
+
+class BlobsTaken(msgspec.Struct):
+    referenced: int  # blobs the moved rows use, whose references the target now holds
+    copied: int  # of those, the ones it did not hold and copied from another instance
+    copied_bytes: int
+    missing: int  # referenced, but held by no instance
 
 
 class Installed(msgspec.Struct):

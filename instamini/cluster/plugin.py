@@ -83,7 +83,7 @@ class ClusterModule(Module, ReceiveRoutePlugin):
         )
         register_builtins(procedures, node, meta)
         if not topology.single:  # a single instance has nowhere to move a shard to
-            ShardMover(node, meta, app.state.get("cache")).register(procedures)
+            ShardMover(node, meta, app.state.get("cache"), app.state.get("blobs")).register(procedures)
         join_cluster(app.state, app.state.counters)  # the stores' own service, built before this module
         collector = RpcCollector(node)
         REGISTRY.register(collector)

@@ -23,9 +23,12 @@ protocol, driven by `python -m instamini admin move-shard SHARD INSTANCE`
                  the target, then every other instance. A map older than an instance's
                  own is refused; the same map again is a no-op, so a re-run can finish
                  an interrupted switch.
-    4. finish    the source deletes its snapshot and keeps the shard frozen: a call that
+    4. blobs     the target copies the blobs the moved rows use and takes their
+                 references (move_blobs.py: `cluster.move.take_blobs`).
+    5. finish    the source deletes its snapshot and keeps the shard frozen: a call that
                  still reaches it under the old map gets a 503, not a write into a file
-                 nobody reads. Its old file stays as it was at the freeze.
+                 nobody reads. Its old file stays as it was at the freeze. If the target
+                 took the blobs, the source lets go of their references.
 
 Before the switch, any failure is undone (cluster.move.unfreeze on the source, which
 answers "switched" instead if it had adopted after all; cluster.move.discard on the
@@ -57,7 +60,10 @@ from typing import Any
 
 from ..stores.backup import ShardCopy, snapshot_shard, verify_copy
 from .errors import NotMyShard, ProcedureError, TopologyError
-from .move_schemas import Adopted, AdoptArgs, ChunkArgs, FreezeArgs, Frozen, Installed, MapInfo, MoveRef, PullArgs
+from .move_blobs import BlobHandover
+from .move_schemas import (
+    Adopted, AdoptArgs, ChunkArgs, FinishArgs, FreezeArgs, Frozen, Installed, MapInfo, MoveRef, PullArgs,
+)
 from .registry import RpcRegistry
 from .topology import Topology
 
@@ -77,8 +83,10 @@ class _Outgoing:
 class ShardMover:
     """One instance's side of every move: as a source, as a target, and as a holder of the map."""
 
-    def __init__(self, node: Any, meta: Any, cache: Any = None) -> None:
+    def __init__(self, node: Any, meta: Any, cache: Any = None, blobs: Any = None) -> None:
         self.node, self.meta, self.cache = node, meta, cache
+        # The shard's blobs go with it (move_blobs.py); None without a blob store.
+        self.blobs = BlobHandover(node, meta, blobs) if blobs is not None else None
         self.outgoing: dict[int, _Outgoing] = {}  # shard -> the snapshot this source serves
         self.incoming: dict[int, str] = {}  # shard -> the move installed here, not switched yet
         self.pulling: str | None = None  # the move whose copy this target is downloading now
@@ -97,6 +105,10 @@ class ShardMover:
             ("cluster.move.unfreeze", self.unfreeze), ("cluster.move.discard", self.discard),
         ]:
             registry.register(name, handler)
+        if self.blobs is not None:
+            registry.register("cluster.move.take_blobs", self.blobs.take)
+            registry.register("cluster.move.blob_references", self.blobs.references_page)
+            registry.register("cluster.move.blob", self.blobs.serve_chunk)
 
     def _file(self, shard: int, suffix: str) -> Path:
         return self.meta.root / f"shard-{shard:04d}.sqlite{suffix}"
@@ -176,12 +188,18 @@ class ShardMover:
         outgoing.expires = asyncio.get_running_loop().time() + outgoing.lease_seconds
         return await asyncio.to_thread(_read_at, outgoing.path, args.offset, args.size)
 
-    async def finish(self, args: MoveRef) -> None:
-        """After the switch: drop the snapshot; the shard stays frozen here."""
+    async def finish(self, args: FinishArgs) -> None:
+        """After the switch: drop the snapshot and, once the target has taken them, the moved
+        shard's blob references (once: a second finish finds no snapshot); the shard stays
+        frozen here."""
         outgoing = self.outgoing.get(args.shard)
-        if outgoing is not None and outgoing.move == args.move:
-            del self.outgoing[args.shard]
-            outgoing.path.unlink(missing_ok=True)
+        if outgoing is None or outgoing.move != args.move or self.node.topology.is_local(args.shard):
+            return
+        del self.outgoing[args.shard]
+        outgoing.path.unlink(missing_ok=True)
+        if args.release_blobs and self.blobs is not None:
+            released = await self.blobs.release(args.shard, args.move)
+            log.warning("shard %d moved away: its references to %d blobs were released here", args.shard, released)
 
     async def unfreeze(self, args: MoveRef) -> str:
         """Undo a freeze: "unfrozen", or "switched" when this instance had adopted the new map after all."""

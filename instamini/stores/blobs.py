@@ -90,7 +90,7 @@ class BlobStore(Protocol):
     async def size(self, key: str) -> int | None: ...
     def path(self, key: str) -> Path | None: ...
     async def incref(self, key: str, n: int = 1) -> int: ...
-    async def decref(self, key: str, n: int = 1) -> int: ...
+    async def decref(self, key: str, n: int = 1, floor: int = 0) -> int: ...
     async def refcount(self, key: str) -> int: ...
     async def gc(self, grace_seconds: float = 3600, now: float | None = None) -> int: ...
     async def stats(self) -> dict: ...
@@ -294,12 +294,15 @@ class FileBlobStore(BlobStore):
             )
         return rows[0][0]
 
-    async def decref(self, key: str, n: int = 1) -> int:
+    async def decref(self, key: str, n: int = 1, floor: int = 0) -> int:
+        """Take `n` references off, never below `floor` (0: a double release must not drive the
+        count negative; a moved shard's release keeps what the shards still here need). It
+        never raises a count."""
         validate_key(key)
         check_args(n=n)
-        # MAX(..., 0): a double release must not drive the count negative.
+        check_args(n=floor)
         rows = await self._sql(
-            "UPDATE blobs SET refs = MAX(refs - ?, 0) WHERE key = ? RETURNING refs", (n, key)
+            "UPDATE blobs SET refs = MAX(refs - ?, MIN(refs, ?)) WHERE key = ? RETURNING refs", (n, floor, key)
         )
         return rows[0][0] if rows else 0  # unknown blob: nothing left to release
 

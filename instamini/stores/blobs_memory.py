@@ -88,13 +88,14 @@ class MemoryBlobStore(BlobStore):
         self._refs[key] += n
         return self._refs[key]
 
-    async def decref(self, key: str, n: int = 1) -> int:
+    async def decref(self, key: str, n: int = 1, floor: int = 0) -> int:
         validate_key(key)
         check_args(n=n)
+        check_args(n=floor)
         if key not in self._refs:
             return 0  # unknown blob: nothing left to release
-        # Floor at zero: a double release must not make the count negative.
-        self._refs[key] = max(self._refs[key] - n, 0)
+        # Never below `floor` (0 at least): a double release must not make the count negative.
+        self._refs[key] = max(self._refs[key] - n, min(self._refs[key], floor))
         return self._refs[key]
 
     async def refcount(self, key: str) -> int:

@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,10 @@ from instamini.cluster.move_schemas import AdoptArgs, ChunkArgs, FreezeArgs, Mov
 from instamini.cluster.shard_move import ShardMover
 from instamini.cluster.topology import Instance, Topology
 from instamini.errors import ShardMoving
+from instamini.stores.blobs_memory import MemoryBlobStore
 from instamini.stores.meta import ShardedMeta, shard_for_text
 from tests.cluster.harness import FAST, SHARDS, holders
+from tests.media.helpers import jpeg_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 MOVING, SOURCE, TARGET = 1, "a", "b"  # shard 1 is a's (a: 0-1, b: 2-3)
@@ -155,6 +158,43 @@ def test_a_shard_moved_back_serves_nothing_that_its_old_owner_cached(cluster):
     assert in_shard_file(cluster, SOURCE, MOVING, name)
 
 
+def refcounts(cluster: LocalCluster, instance: str, keys: list[str]) -> list[int]:
+    """The instance's reference counts for these blobs, read off its refs.sqlite."""
+    path = cluster.servers[instance].data_dir / "blobs" / "refs.sqlite"
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        found = dict(conn.execute(f"SELECT key, refs FROM blobs WHERE key IN ({','.join('?' * len(keys))})", keys))
+    return [found.get(key, 0) for key in keys]
+
+
+def test_a_moved_shards_photos_are_served_by_its_new_owner_alone_and_freed_there(cluster):
+    """A photo posted by a user of shard 1 (on a); the shard moves to b, which copies the blobs and
+    takes their references; with a stopped, b still serves the photo; deleting the post on b
+    frees them there, and a holds none of them any more."""
+    client = httpx.Client(base_url=cluster.urls["b"], timeout=30)
+    name = next(names_on(MOVING, "photographer"))
+    token = client.post("/api/v1/accounts", json={"username": name, "password": PASSWORD}).json()["token"]
+    client.headers["Authorization"] = f"Bearer {token}"
+    media = client.post("/api/v1/media", files={"file": ("p.jpg", jpeg_bytes((320, 240)))}).json()
+    deadline = time.monotonic() + 30
+    while (ready := client.get(f"/api/v1/media/{media['id']}").json())["status"] != "ready":
+        assert time.monotonic() < deadline, ready
+        time.sleep(0.1)  # polling the media worker of a, the shard's owner
+    post = client.post("/api/v1/posts", json={"caption": "before the move", "media_ids": [media["id"]]}).json()
+    keys = [variant["url"].rsplit("/", 1)[1].split(".")[0] for variant in ready["variants"]]
+    assert refcounts(cluster, "a", keys) == [1] * len(keys) and refcounts(cluster, "b", keys) == [0] * len(keys)
+
+    moved = move_shard(cluster, str(MOVING), TARGET)
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    assert f"took the references to the {len(keys)} blobs" in moved.stdout, moved.stdout
+    assert refcounts(cluster, "b", keys) == [1] * len(keys) and refcounts(cluster, "a", keys) == [0] * len(keys)
+    cluster.servers["a"].stop()
+    for variant in ready["variants"]:
+        answer = httpx.get(cluster.urls["b"] + variant["url"], timeout=30)
+        assert answer.status_code == 200 and len(answer.content) == variant["bytes"], variant
+    assert client.delete(f"/api/v1/posts/{post['id']}").status_code == 204
+    assert refcounts(cluster, "b", keys) == [0] * len(keys)  # freed where the post was deleted
+
+
 def test_refusals_change_nothing(cluster, tmp_path):
     for args, message in [
         (("1", "zz"), "no instance is named 'zz' (the config names a, b)"),
@@ -179,7 +219,11 @@ def test_refusals_change_nothing(cluster, tmp_path):
 
 # -- the steps, in-process: two ShardedMetas, two movers, calls routed between them ----------
 
-MIGRATIONS = {"items": ["CREATE TABLE items (id INTEGER PRIMARY KEY, value TEXT NOT NULL)"]}
+MIGRATIONS = {
+    "items": ["CREATE TABLE items (id INTEGER PRIMARY KEY, value TEXT NOT NULL)"],
+    # The one column of the media module's table that a move's blob handover reads (move_blobs.py).
+    "media": ["CREATE TABLE media (id INTEGER PRIMARY KEY, variants TEXT NOT NULL DEFAULT '[]')"],
+}
 INSTANCES = (Instance("a", "http://a.invalid"), Instance("b", "http://b.invalid"))
 RANGES = {"a": "0-1", "b": "2-3"}
 
@@ -210,7 +254,7 @@ async def pair(tmp_path):
         registry = registries[name] = RpcRegistry()
         node = ClusterNode(topology, Routed(topology, registries, fail), registry, RpcServer(topology, registry, None),
                            tmp_path / name / "cluster")
-        mover = ShardMover(node, meta)
+        mover = ShardMover(node, meta, blobs=MemoryBlobStore())
         mover.register(registry)
         sides[name] = (meta, node, mover)
     yield sides, fail
@@ -239,6 +283,55 @@ async def test_writes_queued_at_the_freeze_commit_into_the_copy_and_later_ones_a
     assert [row[0] for row in copy.execute("SELECT value FROM items ORDER BY id")] == [f"w{n}" for n in range(50)]
     assert frozen.bytes == mover.outgoing[MOVING].path.stat().st_size
     copy.close()
+
+
+def media_row(*keys: str):
+    variants = msgspec.json.encode([{"key": key, "role": "image"} for key in keys]).decode()
+    return lambda conn: conn.execute("INSERT INTO media (variants) VALUES (?)", (variants,)).lastrowid
+
+
+async def test_a_moved_shards_blobs_go_with_it_and_the_source_keeps_what_its_other_shards_use(pair):
+    sides, _ = pair
+    meta_a, node_a, mover_a = sides["a"]
+    meta_b, _, mover_b = sides["b"]
+    blobs_a, blobs_b = mover_a.blobs.blobs, mover_b.blobs.blobs
+    photo, shared, big = [await blobs_a.put_bytes(data) for data in (b"photo", b"shared", bytes(range(256)) * 9000)]
+    # Shard 1 (moving) uses photo twice, shared once and big (2.3 MB: three chunks) once;
+    # shard 0 (staying on a) uses shared too. Refcounts as the media workers leave them.
+    await meta_a.write(MOVING, media_row(photo.key, shared.key))
+    await meta_a.write(MOVING, media_row(photo.key, big.key))
+    await meta_a.write(0, media_row(shared.key))
+    for key, n in ((photo.key, 2), (shared.key, 2), (big.key, 1)):
+        await blobs_a.incref(key, n)
+
+    lines: list[str] = []
+    await MoveDriver(node_a.client, INSTANCES, lines.append).run(str(MOVING), "b")
+    assert [await blobs_b.refcount(key) for key in (photo.key, shared.key, big.key)] == [2, 1, 1]
+    assert await blobs_b.read(big.key) == bytes(range(256)) * 9000  # copied whole, in chunks
+    assert [await blobs_a.refcount(key) for key in (photo.key, shared.key, big.key)] == [0, 1, 0]  # shard 0's stays
+    assert any("took the references to the 3 blobs" in line and "copying 3" in line for line in lines), lines
+
+    # Moved back: b lets go, a takes them again (it still holds the files: nothing to copy).
+    lines.clear()
+    await MoveDriver(node_a.client, INSTANCES, lines.append).run(str(MOVING), "a")
+    assert [await blobs_a.refcount(key) for key in (photo.key, shared.key, big.key)] == [2, 2, 1]
+    assert [await blobs_b.refcount(key) for key in (photo.key, shared.key, big.key)] == [0, 0, 0]
+    assert any("took the references to the 3 blobs" in line and "copying 0" in line for line in lines), lines
+
+
+async def test_a_source_that_went_before_the_blobs_were_taken_keeps_its_references(pair):
+    sides, fail = pair
+    meta_a, node_a, mover_a = sides["a"]
+    _, _, mover_b = sides["b"]
+    photo = await mover_a.blobs.blobs.put_bytes(b"photo")
+    await meta_a.write(MOVING, media_row(photo.key))
+    await mover_a.blobs.blobs.incref(photo.key)
+    fail[("b", "cluster.move.take_blobs")] = 1
+    lines: list[str] = []
+    await MoveDriver(node_a.client, INSTANCES, lines.append).run(str(MOVING), "b")
+    assert any("did not take the shard's blobs (it could not take them" in line for line in lines), lines
+    assert await mover_a.blobs.blobs.refcount(photo.key) == 1  # kept, and served to b by the peer fetch
+    assert await mover_b.blobs.blobs.refcount(photo.key) == 0
 
 
 async def test_an_instance_takes_part_in_one_move_at_a_time(pair):
