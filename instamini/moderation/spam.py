@@ -11,8 +11,11 @@ forgets a minute.
 Cost: a check is a few dictionary lookups and a deque append (no I/O); training is one
 small transaction on shard 0. In a cluster, training runs on shard 0's owner (`@owned`)
 and every instance keeps a copy of the model, reloaded when told of a change (sync.py)
-and every sync.REFRESH_SECONDS; the rate windows stay each instance's own (a check runs
-where the text is stored: the post's owner, or the thread's).
+and every sync.REFRESH_SECONDS. A check runs where the text is stored (the post's owner,
+or the thread's), but an author's rate window is kept on the author's owner
+(`count_text`), so that comments on posts all over the cluster add up in one window: a
+round trip when the author is elsewhere. If their owner does not answer, the text is
+counted where it is checked, rather than the comment refused.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 
+from ..cluster import RpcError
 from ..cluster.forward import owned
 from ..config import ModerationConfig
 from ..ranker import spam_seed
 from ..ranker.spam import NaiveBayes, SpamScore, spam_score
+from ..ids import shard_of
 from ..stores.meta import ShardedMeta
 
 MODEL_SHARD = 0
@@ -85,13 +90,24 @@ class SpamService:
             times.popleft()
         return len(times)
 
-    def score(self, author_id: int, text: str) -> SpamScore:
-        """Score a text the author is writing now (it counts toward their rate)."""
-        return spam_score(self.model, text, self._rate(author_id), self.config.spam_rate_per_minute)
+    @owned(lambda self, author_id: shard_of(author_id))
+    async def count_text(self, author_id: int) -> int:
+        """One more text by the author, in their window on their owner; the texts in it."""
+        return self._rate(author_id)
+
+    def score(self, author_id: int, text: str, rate: int | None = None) -> SpamScore:
+        """Score a text the author is writing now (it counts toward their rate, unless `rate`
+        says it was counted already)."""
+        rate = self._rate(author_id) if rate is None else rate
+        return spam_score(self.model, text, rate, self.config.spam_rate_per_minute)
 
     async def check(self, author_id: int, text: str) -> bool:
         """The seam's signature (comments and messages call it before storing): is it spam?"""
-        return self.score(author_id, text).probability >= self.config.spam_threshold
+        try:
+            rate = await self.count_text(author_id)
+        except RpcError:  # their owner does not answer: counted here, not refused
+            rate = self._rate(author_id)
+        return self.score(author_id, text, rate).probability >= self.config.spam_threshold
 
     @owned(lambda self, *_: MODEL_SHARD)
     async def train(self, text: str, spam: bool) -> None:
