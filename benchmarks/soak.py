@@ -10,7 +10,7 @@ open loop at a rate the machine sustains, for `--minutes` (10 by default). Every
 
     rss_mb       the granian worker's resident memory (/proc/PID/status), and of it
     anon_mb      its own memory (heap, stacks), without the pages of mapped files (LMDB's cache)
-    data_mb      the files it maps: the LMDB cache and the shards (blobs are read, not mapped)
+    data_mb      the files it maps: the LMDB cache and the shards (`MAPPED`; blobs are read, not mapped)
     fds          its open file descriptors (/proc/PID/fd): files, shards, sockets
     wal_mb       the WAL files of the data directory, all together
     outbox       posts waiting for fan-out (the server's /metrics gauge)
@@ -103,9 +103,9 @@ def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def wal_bytes(data_dir: Path) -> int:
+def _bytes(paths) -> int:
     total = 0
-    for path in data_dir.rglob("*-wal"):
+    for path in paths:
         try:
             total += path.stat().st_size
         except FileNotFoundError:  # checkpointed and removed between the listing and the stat
@@ -113,16 +113,17 @@ def wal_bytes(data_dir: Path) -> int:
     return total
 
 
+def wal_bytes(data_dir: Path) -> int:
+    return _bytes(data_dir.rglob("*-wal"))
+
+
+# What the server maps into memory: the LMDB cache and the shards (the blobs are read, not
+# mapped; walking their tens of thousands of files every sample would be the costly part).
+MAPPED = ("cache", "meta")
+
+
 def data_bytes(data_dir: Path) -> int:
-    """The files the server maps into memory: everything in the data directory but the blobs."""
-    total = 0
-    for path in data_dir.rglob("*"):
-        if path.is_file() and not {"blobs", "media-edge"} & set(path.relative_to(data_dir).parts):
-            try:
-                total += path.stat().st_size
-            except FileNotFoundError:
-                pass
-    return total
+    return _bytes(path for name in MAPPED for path in (data_dir / name).rglob("*") if path.is_file())
 
 
 def _p99_ms(name: str, before: str, after: str) -> float | None:

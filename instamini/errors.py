@@ -125,11 +125,10 @@ def validation_response(_: Request, error: ValidationException) -> Response:
     return Response(body, status_code=400)
 
 
-def unavailable_response(_: Request, error: Exception) -> Response:
+def unavailable_response(request: Request, error: Exception) -> Response:
     """Another instance of the cluster did not answer (cluster/errors.py's RpcUnavailable):
-    the request could not be done here, and may be tried again: 503, not a 500."""
-    detail = f"part of this service is unavailable for a moment ({error}); try again"
-    return Response({"status_code": 503, "detail": detail}, status_code=503, headers={"Retry-After": "2"})
+    the request could not be done here, and may be tried again: Unavailable's 503, not a 500."""
+    return error_response(request, Unavailable(f"part of this service is unavailable for a moment ({error}); try again"))
 
 
 def too_deep_response(_: Request, __: RecursionError) -> Response:

@@ -26,13 +26,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from ..sliding_window import SlidingWindowLimiter
-
-
-class FailureLimiter(SlidingWindowLimiter):
-    """Failed logins per account (or per known address of it): the events are failures."""
-
-    record_failure = SlidingWindowLimiter.record
 
 
 class KnownAddresses:

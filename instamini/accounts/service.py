@@ -31,7 +31,8 @@ from ..ids import IdGenerator, group_by_shard, shard_of
 from ..stores.cache_base import CacheBackend, CacheTable
 from ..stores.meta import ShardedMeta
 from .passwords import Passwords
-from .ratelimit import FailureLimiter, KnownAddresses
+from ..sliding_window import SlidingWindowLimiter
+from .ratelimit import KnownAddresses
 
 # Names that the web app's pages use, so that /explore is never a person.
 RESERVED_USERNAMES = frozenset(
@@ -119,7 +120,7 @@ class AccountsService:
             max_concurrent=config.max_concurrent_hashes,
             max_waiting=config.max_waiting_hashes,
         )
-        self.login_failures = FailureLimiter(config.login_attempts_per_account, config.login_window_seconds)
+        self.login_failures = SlidingWindowLimiter(config.login_attempts_per_account, config.login_window_seconds)
         self.known_addresses = KnownAddresses(config.login_known_address_days * 86_400)
         # Set by the media module: `check(conn, user_id, media_id)` raises unless the id
         # names a ready image of the user's. Without media, no id can be an avatar.
@@ -175,7 +176,7 @@ class AccountsService:
         with self.passwords.admission():  # a full hashing queue is a 503 now, before anything is counted
             # Counted as a failure before the (slow) check, so that guesses sent in parallel cannot
             # all pass the limit above before any of them is counted; a right password resets it.
-            self.login_failures.record_failure(window)
+            self.login_failures.record(window)
             row = await self.meta.read_one(
                 self.meta.shard_for_text(name), f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = ?", (name,)
             )

@@ -31,6 +31,7 @@ other shards for the floor; a copy of each blob the target lacks, 1 MB per call.
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
@@ -82,7 +83,9 @@ class BlobHandover:
 
     async def references_page(self, args: ReferencesPage) -> list[tuple[str, int]]:
         self._moved_away(args.shard)
-        return [item for item in await self._references(args.shard, args.move) if item[0] > args.after][:PAGE]
+        moved = await self._references(args.shard, args.move)
+        start = bisect.bisect_right(moved, args.after, key=lambda item: item[0])
+        return moved[start : start + PAGE]
 
     async def serve_chunk(self, args: BlobChunkArgs) -> bytes:
         try:

@@ -95,10 +95,8 @@ class SpamService:
         """One more text by the author, in their window on their owner; the texts in it."""
         return self._rate(author_id)
 
-    def score(self, author_id: int, text: str, rate: int | None = None) -> SpamScore:
-        """Score a text the author is writing now (it counts toward their rate, unless `rate`
-        says it was counted already)."""
-        rate = self._rate(author_id) if rate is None else rate
+    def score(self, text: str, rate: int) -> SpamScore:
+        """Score a text whose author wrote `rate` texts in the last window, this one included."""
         return spam_score(self.model, text, rate, self.config.spam_rate_per_minute)
 
     async def check(self, author_id: int, text: str) -> bool:
@@ -107,7 +105,7 @@ class SpamService:
             rate = await self.count_text(author_id)
         except RpcError:  # their owner does not answer: counted here, not refused
             rate = self._rate(author_id)
-        return self.score(author_id, text, rate).probability >= self.config.spam_threshold
+        return self.score(text, rate).probability >= self.config.spam_threshold
 
     @owned(lambda self, *_: MODEL_SHARD)
     async def train(self, text: str, spam: bool) -> None:
